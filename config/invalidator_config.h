@@ -1,0 +1,49 @@
+// Typed settings of the invalidator (the "invalidator" section of a datacenter's config).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/json_reader.h"
+
+namespace mccache::config {
+
+struct SourceConfig {
+  std::string dsn;  // libpq DSN of the primary (replication=database is added by the daemon)
+  std::string slot;
+  std::string publication = "mcinval";
+  bool create_slot = true;         // create the slot if missing
+  bool create_publication = true;  // create the publication (FOR the configured tables) if missing
+};
+
+struct DeliveryConfig {
+  // "invalidate": md <key> I T<stale_ttl> (keeps a stale copy for lease-get, voids leases);
+  // "delete": plain removal.
+  std::string mode = "invalidate";
+  int stale_ttl_s = 10;
+  int batch_max_keys = 4096;
+  int request_timeout_ms = 1000;
+  int retry_initial_ms = 100;
+  int retry_max_ms = 5000;
+  // "hold": a down server holds the stream back (nothing lost). "skip": its keys are dropped after
+  // the retries; weaker, see docs/config.md.
+  std::string on_server_down = "hold";
+};
+
+struct InvalidatorConfig {
+  std::optional<HostPort> metrics_listen;
+  SourceConfig source;
+  std::optional<std::string> wait_for_replay;  // DSN of the region's local replica
+  std::string message_prefix = "mcinval";
+  // "schema.table" → key templates such as "user:{id}".
+  std::map<std::string, std::vector<std::string>> tables;
+  DeliveryConfig delivery;
+  std::string truncate = "flush_region";  // "flush_region", "ignore" or "halt"
+  int status_interval_ms = 1000;          // standby status updates to the walsender
+};
+
+InvalidatorConfig parse_invalidator_config(JsonObject& section, const std::string& datacenter);
+
+}  // namespace mccache::config
