@@ -1,0 +1,77 @@
+// lease-get reply classification.
+#include "lease/lease_get.h"
+
+#include "lease/client_reply.h"
+#include "lease/lease_token.h"
+
+namespace mccache::lease {
+
+LeaseGetOutcome classify_lease_get(const MetaReply& reply, BackendEpoch epoch) {
+  LeaseGetOutcome o;
+  switch (reply.status) {
+    case MetaStatus::VA:
+      break;
+    case MetaStatus::EN:
+      o.kind = LeaseGetKind::HotMiss;
+      o.token = kHotMissToken;
+      return o;
+    case MetaStatus::Error:
+    case MetaStatus::ClientError:
+    case MetaStatus::ServerError:
+      o.error = reply.message.empty() ? std::string_view("backend error") : reply.message;
+      return o;
+    default:
+      o.error = "unexpected backend reply to lease-get";
+      return o;
+  }
+  const MetaFlags& f = reply.flags;
+  o.client_flags = f.client_flags.value_or(0);
+  o.value = reply.value;
+  o.stale = f.stale;
+  if (f.win) {
+    auto token = f.cas ? LeaseToken::issue(epoch, *f.cas) : std::nullopt;
+    if (token) {
+      o.kind = LeaseGetKind::LeaseGranted;
+      o.token = token->wire();
+    } else {
+      // A CAS past 48 bits cannot be carried; a hot miss makes the client back off instead of
+      // holding a lease nobody could ever validate.
+      o.kind = LeaseGetKind::HotMiss;
+      o.token = kHotMissToken;
+    }
+    return o;
+  }
+  if (f.stale || (f.win_sent && reply.value.empty())) {
+    o.kind = LeaseGetKind::HotMiss;
+    o.token = kHotMissToken;
+    return o;
+  }
+  // A fresh item. (Z on a non-empty fresh item only comes from another client's mg R<ttl>
+  // recache race; the value itself is current.)
+  o.kind = LeaseGetKind::Hit;
+  o.token = kHitToken;
+  o.stale = false;
+  return o;
+}
+
+void append_lease_get_block(std::string& out, std::string_view key, const LeaseGetOutcome& o) {
+  switch (o.kind) {
+    case LeaseGetKind::Hit:
+      append_value_block(out, key, o.client_flags, o.value);
+      return;
+    case LeaseGetKind::LeaseGranted:
+    case LeaseGetKind::HotMiss:
+      append_lvalue_block(out, key, o.token, o.client_flags, o.value);
+      return;
+    case LeaseGetKind::BackendError:
+      append_server_error(out, o.error);
+      return;
+  }
+}
+
+void append_lease_get_reply(std::string& out, std::string_view key, const LeaseGetOutcome& o) {
+  append_lease_get_block(out, key, o);
+  if (o.kind != LeaseGetKind::BackendError) out.append(kEnd);
+}
+
+}  // namespace mccache::lease
