@@ -1,0 +1,198 @@
+// Client side: read → parse every complete request → route; replies leave in request order.
+// Back-pressure: a client with max_pipeline_bytes of unanswered requests is not read from until
+// its replies drain; one that does not read its replies at all is cut off.
+#include "mcproxy/net/client_connection.h"
+
+#include <boost/asio/write.hpp>
+
+#include <cstring>
+
+#include "mcproxy/net/worker.h"
+
+namespace mccache::net {
+
+namespace asio = boost::asio;
+
+namespace {
+constexpr size_t kInitialReadBuffer = 16 * 1024;
+}
+
+ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      parser_(protocol::ParserLimits{
+          static_cast<size_t>(worker.config().limits.max_key_bytes),
+          static_cast<size_t>(worker.config().limits.max_value_bytes), 2048, 1 << 20}),
+      in_(kInitialReadBuffer),
+      last_active_(worker.now()) {}
+
+void ClientConnection::start() {
+  boost::system::error_code ignored;
+  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
+  socket_.non_blocking(true, ignored);
+  read();
+}
+
+void ClientConnection::read() {
+  if (reading_ || closed_ || quitting_) return;
+  reading_ = true;
+  // Wait for readability, then read ourselves: async_read_some would first try a speculative
+  // read that, at pipeline depth 1, is an extra EAGAIN syscall per request.
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->on_readable(ec);
+                     });
+}
+
+void ClientConnection::on_readable(const boost::system::error_code& ec) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  if (in_len_ == in_.size()) in_.resize(in_.size() * 2);
+  boost::system::error_code rec;
+  size_t n = socket_.read_some(asio::buffer(in_.data() + in_len_, in_.size() - in_len_), rec);
+  if (rec == asio::error::would_block || rec == asio::error::try_again) {
+    read();
+    return;
+  }
+  if (rec) {
+    close();
+    return;
+  }
+  worker_.touch_clock();
+  last_active_ = worker_.now();
+  in_len_ += n;
+  bump(worker_.counters().bytes_in, n);
+  process();
+  if (closed_) return;
+  worker_.want_flush(*this);
+  maybe_resume();
+}
+
+void ClientConnection::process() {
+  std::string_view input(in_.data(), in_len_);
+  size_t used = 0;
+  while (used < input.size() && !quitting_ && !closed_) {
+    auto step = parser_.next(input.substr(used), request_);
+    if (step.status == protocol::RequestParser::Status::kNeedMore) {
+      used += step.consumed;
+      break;
+    }
+    if (step.status == protocol::RequestParser::Status::kError) {
+      reply_now(step.consumed, step.error);
+      bump(worker_.counters().requests[kInvalidCommand][static_cast<size_t>(Result::kClientError)]);
+      used += step.consumed;
+      if (step.close) {
+        quitting_ = true;  // say why, then close once the reply is out
+        break;
+      }
+      continue;
+    }
+    worker_.dispatch(*this, request_);
+    used += step.consumed;
+  }
+  if (used > 0) {
+    std::memmove(in_.data(), in_.data() + used, in_len_ - used);
+    in_len_ -= used;
+  }
+}
+
+void ClientConnection::maybe_resume() {
+  const auto& limits = worker_.config().limits;
+  if (quitting_ || closed_) return;
+  if (replies_.unanswered_bytes() >= static_cast<size_t>(limits.max_pipeline_bytes)) return;
+  read();
+}
+
+void ClientConnection::reply_now(size_t request_bytes, std::string_view bytes) {
+  uint64_t seq = replies_.reserve(request_bytes);
+  replies_.buffer_for(seq).append(bytes);
+  replies_.complete(seq);
+}
+
+void ClientConnection::reply_done(uint64_t seq) {
+  if (closed_) return;
+  replies_.complete(seq);
+  worker_.want_flush(*this);
+}
+
+void ClientConnection::flush() {
+  if (closed_) return;
+  auto& out = replies_.output();
+  if (!writing_ && !out.empty()) {
+    // A client that never reads its replies would make us buffer without bound: cut it off.
+    const auto& limits = worker_.config().limits;
+    size_t cap = static_cast<size_t>(std::max<int64_t>(limits.max_pipeline_bytes * 4, 64 << 20));
+    if (out.size() > cap) {
+      close();
+      return;
+    }
+    bump(worker_.counters().bytes_out, out.size());
+    // Try a direct non-blocking write first: usually the socket takes it all and no async
+    // operation (and no completion handler) is needed at all.
+    boost::system::error_code ec;
+    size_t n = socket_.write_some(asio::buffer(out), ec);
+    if (!ec && n == out.size()) {
+      out.clear();
+      last_active_ = worker_.now();
+      if (quitting_ && replies_.open_slots() == 0) {
+        close();
+        return;
+      }
+      maybe_resume();  // replies drained: a client paused at max_pipeline_bytes may go on
+      return;
+    }
+    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      close();
+      return;
+    }
+    if (!ec) out.erase(0, n);
+    writing_ = true;
+    writing_buf_.swap(out);
+    asio::async_write(socket_, asio::buffer(writing_buf_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+                        self->on_write(ec, n);
+                      });
+    return;
+  }
+  if (!writing_ && quitting_ && replies_.open_slots() == 0) close();
+}
+
+void ClientConnection::on_write(const boost::system::error_code& ec, size_t) {
+  writing_ = false;
+  writing_buf_.clear();
+  if (closed_) return;
+  if (ec) {
+    close();
+    return;
+  }
+  last_active_ = worker_.now();
+  flush();
+  if (!closed_) maybe_resume();
+}
+
+void ClientConnection::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  maybe_forget();
+}
+
+void ClientConnection::release() {
+  --refs_;
+  maybe_forget();
+}
+
+void ClientConnection::maybe_forget() {
+  if (closed_ && refs_ == 0 && !forgotten_) {
+    forgotten_ = true;
+    worker_.forget(this);
+  }
+}
+
+}  // namespace mccache::net

@@ -1,0 +1,189 @@
+// Routing of one client request: which server(s), in what form, and how the reply comes back.
+// Text retrievals travel as meta gets so lease state kept in memcached (stale items, lease
+// placeholders) is visible here; everything else passes through as the client wrote it, minus
+// noreply/q, which the proxy applies itself so every backend request has exactly one reply.
+#include <unistd.h>
+
+#include "version.h"
+#include "mcproxy/net/worker.h"
+#include "mcproxy/protocol/reply_writer.h"
+
+namespace mccache::net {
+
+using protocol::Command;
+using protocol::Request;
+
+namespace {
+
+// The command line without a trailing " noreply" (text) or the " q" flag (meta).
+void append_line_without(std::string& out, std::string_view line, std::string_view token) {
+  size_t pos = 0;
+  bool first = true;
+  while (pos < line.size()) {
+    while (pos < line.size() && line[pos] == ' ') ++pos;
+    if (pos == line.size()) break;
+    size_t end = line.find(' ', pos);
+    if (end == std::string_view::npos) end = line.size();
+    std::string_view tok = line.substr(pos, end - pos);
+    if (tok != token) {
+      if (!first) out.push_back(' ');
+      out.append(tok);
+      first = false;
+    }
+    pos = end;
+  }
+  out.append("\r\n");
+}
+
+std::string backend_down_reply(const std::string& server) {
+  return "SERVER_ERROR backend " + server + " is down\r\n";
+}
+
+}  // namespace
+
+void Worker::dispatch(ClientConnection& client, const Request& r) {
+  const auto& cfg = shared_.config;
+  switch (r.command) {
+    case Command::kGet:
+    case Command::kGets:
+    case Command::kGat:
+    case Command::kGats:
+      dispatch_retrieval(client, r);
+      return;
+    case Command::kVersion:
+      client.reply_now(r.size, "VERSION mcproxy-" MCCACHE_VERSION "\r\n");
+      counters_->count(r.command, Result::kOk);
+      return;
+    case Command::kStats:
+      reply_stats(client, r);
+      return;
+    case Command::kQuit:
+      client.quit();
+      return;
+    case Command::kMetaNoop:
+      // Answered here, in order: every earlier reply of this client is already ahead of it.
+      client.reply_now(r.size, "MN\r\n");
+      counters_->count(r.command, Result::kOk);
+      return;
+    case Command::kLeaseGet:
+    case Command::kLeaseSet:
+      client.reply_now(r.size, protocol::kLeasesDisabledReply);
+      counters_->count(r.command, Result::kServerError);
+      return;
+    case Command::kFlushAll:
+    case Command::kVerbosity:
+    case Command::kAdminOther:
+      if (!cfg.admin_commands) {
+        client.reply_now(r.size, protocol::kAdminDisabledReply);
+        counters_->count(r.command, Result::kClientError);
+        return;
+      }
+      if (r.command == Command::kAdminOther) {
+        client.reply_now(r.size, "CLIENT_ERROR this admin command is not supported by mcproxy\r\n");
+        counters_->count(r.command, Result::kClientError);
+        return;
+      }
+      dispatch_broadcast(client, r);
+      return;
+    default:
+      break;
+  }
+
+  size_t server = shared_.pool.server_for(r.key());
+  bool quiet_reply = r.noreply;  // text noreply: send nothing back, even on success
+  uint64_t seq = client.replies().reserve(r.size);
+  ReplyAction action = ReplyAction::kPassThrough;
+  if (r.command == Command::kDelete && cfg.leases.delete_mode == "invalidate") {
+    action = ReplyAction::kInvalidate;
+  } else if (protocol::is_meta(r.command) && r.quiet) {
+    action = r.command == Command::kMetaGet ? ReplyAction::kQuietMetaGet
+                                            : ReplyAction::kQuietMetaOther;
+  }
+  if (quiet_reply) action = ReplyAction::kDiscard;
+  forward(client, r, server, action, seq);
+}
+
+void Worker::forward(ClientConnection& client, const Request& r, size_t server,
+                     ReplyAction action, uint64_t seq) {
+  BackendConnection* b = backend_for(server);
+  if (b == nullptr) {
+    if (action != ReplyAction::kDiscard)
+      client.replies().buffer_for(seq).append(backend_down_reply(shared_.pool.name(server)));
+    client.replies().complete(seq);
+    counters_->count(r.command, Result::kBackendDown);
+    return;
+  }
+  std::string& out = b->out();
+  if (r.command == Command::kDelete && shared_.config.leases.delete_mode == "invalidate") {
+    protocol::append_invalidate(out, r.key(), shared_.config.leases.stale_ttl_s);
+  } else if (protocol::is_meta(r.command)) {
+    if (r.quiet) {
+      append_line_without(out, r.line, "q");
+    } else {
+      out.append(r.line);
+      out.append("\r\n");
+    }
+  } else if (r.noreply) {
+    append_line_without(out, r.line, "noreply");
+  } else {
+    out.append(r.line);
+    out.append("\r\n");
+  }
+  if (protocol::has_data_block(r.command)) {
+    out.append(r.data);
+    out.append("\r\n");
+  }
+  b->expect(PendingReply{&client, seq, r.command, action, now_});
+}
+
+void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
+  bool single = r.keys.size() == 1;
+  auto& replies = client.replies();
+  for (size_t i = 0; i < r.keys.size(); ++i) {
+    std::string_view key = r.keys[i];
+    uint64_t seq = replies.reserve(i == 0 ? r.size : 0);
+    size_t server = shared_.pool.server_for(key);
+    BackendConnection* b = backend_for(server);
+    if (b == nullptr) {
+      // One key's server is down: a single-key get says so; a multi-key get answers the keys it
+      // can and leaves the others out (a miss to the client), so one dead server does not fail
+      // every multi-get that touches it.
+      if (single) replies.buffer_for(seq).append(backend_down_reply(shared_.pool.name(server)));
+      replies.complete(seq);
+      counters_->count(r.command, Result::kBackendDown);
+      continue;
+    }
+    protocol::append_meta_get(b->out(), key, r.command, r.exptime);
+    b->expect(PendingReply{&client, seq, r.command,
+                           single ? ReplyAction::kGetOnlyKey : ReplyAction::kGetOneOfMany, now_});
+  }
+  if (!single) client.reply_now(0, protocol::kEndReply);
+}
+
+void Worker::dispatch_broadcast(ClientConnection& client, const Request& r) {
+  for (size_t s = 0; s < shared_.pool.size(); ++s) {
+    uint64_t seq = client.replies().reserve(s == 0 ? r.size : 0);
+    forward(client, r, s, ReplyAction::kBroadcastPart, seq);
+  }
+  client.reply_now(0, r.noreply ? "" : "OK\r\n");
+}
+
+void Worker::reply_stats(ClientConnection& client, const Request& r) {
+  std::string out;
+  auto num = [](uint64_t v) { return std::to_string(v); };
+  protocol::append_stat(out, "pid", num(static_cast<uint64_t>(::getpid())));
+  auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - shared_.started);
+  protocol::append_stat(out, "uptime", num(static_cast<uint64_t>(up.count())));
+  protocol::append_stat(out, "version", "mcproxy-" MCCACHE_VERSION);
+  protocol::append_stat(out, "threads", num(static_cast<uint64_t>(shared_.config.threads)));
+  protocol::append_stat(out, "curr_connections",
+                        num(static_cast<uint64_t>(shared_.open_connections.load())));
+  for (size_t s = 0; s < shared_.pool.size(); ++s)
+    protocol::append_stat(out, "server:" + shared_.pool.name(s),
+                          shared_.pool.health(s).down() ? "down" : "up");
+  out.append(protocol::kEndReply);
+  client.reply_now(r.size, out);
+  counters_->count(r.command, Result::kOk);
+}
+
+}  // namespace mccache::net

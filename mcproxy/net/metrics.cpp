@@ -1,0 +1,154 @@
+// Builds the Prometheus families from the per-thread counters at scrape time.
+#include "mcproxy/net/metrics.h"
+
+#include <limits>
+#include <string>
+
+namespace mccache::net {
+namespace {
+
+constexpr std::array<const char*, kResultCount> kResultNames{
+    "ok", "hit", "miss", "not_stored", "exists", "not_found", "client_error", "server_error",
+    "backend_down"};
+
+uint64_t load(const Counter& c) { return c.load(std::memory_order_relaxed); }
+
+prometheus::MetricFamily family(const char* name, const char* help, prometheus::MetricType type) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  return f;
+}
+
+prometheus::ClientMetric value_metric(double v, prometheus::MetricType type,
+                                      std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  if (type == prometheus::MetricType::Counter) {
+    m.counter.value = v;
+  } else {
+    m.gauge.value = v;
+  }
+  return m;
+}
+
+}  // namespace
+
+Result result_of(const protocol::Reply& r) {
+  using protocol::ReplyCode;
+  switch (r.code) {
+    case ReplyCode::kValue:
+    case ReplyCode::kHeader:
+    case ReplyCode::kNoop:
+    case ReplyCode::kTextValues:
+      return Result::kOk;
+    case ReplyCode::kMiss:
+      return Result::kMiss;
+    case ReplyCode::kNotFound:
+      return Result::kNotFound;
+    case ReplyCode::kNotStored:
+      return Result::kNotStored;
+    case ReplyCode::kExists:
+      return Result::kExists;
+    case ReplyCode::kError:
+      return r.line.starts_with("SERVER_ERROR") ? Result::kServerError : Result::kClientError;
+    case ReplyCode::kText:
+      if (r.line == "NOT_STORED") return Result::kNotStored;
+      if (r.line == "EXISTS") return Result::kExists;
+      if (r.line == "NOT_FOUND") return Result::kNotFound;
+      return Result::kOk;
+  }
+  return Result::kOk;
+}
+
+std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
+  using prometheus::MetricType;
+  std::vector<prometheus::MetricFamily> out;
+
+  auto requests = family("mcproxy_requests_total", "Client requests by command and result",
+                         MetricType::Counter);
+  for (int c = 0; c <= protocol::kCommandCount; ++c) {
+    for (int r = 0; r < kResultCount; ++r) {
+      uint64_t sum = 0;
+      for (auto* w : workers_) sum += load(w->requests[c][r]);
+      if (sum == 0) continue;
+      std::string name = c == kInvalidCommand
+                             ? "invalid"
+                             : std::string(protocol::command_name(static_cast<protocol::Command>(c)));
+      requests.metric.push_back(
+          value_metric(static_cast<double>(sum), MetricType::Counter,
+                       {{"command", name}, {"result", kResultNames[r]}}));
+    }
+  }
+  out.push_back(std::move(requests));
+
+  auto total = [&](const char* name, const char* help, MetricType type, auto field) {
+    uint64_t sum = 0;
+    for (auto* w : workers_) sum += load(w->*field);
+    auto f = family(name, help, type);
+    f.metric.push_back(value_metric(static_cast<double>(sum), type));
+    out.push_back(std::move(f));
+  };
+  total("mcproxy_get_hits_total", "Keys of get/gets/gat/gats found", MetricType::Counter,
+        &WorkerCounters::get_hits);
+  total("mcproxy_get_misses_total", "Keys of get/gets/gat/gats not found (stale counts as miss)",
+        MetricType::Counter, &WorkerCounters::get_misses);
+  total("mcproxy_client_bytes_in_total", "Bytes read from clients", MetricType::Counter,
+        &WorkerCounters::bytes_in);
+  total("mcproxy_client_bytes_out_total", "Bytes written to clients", MetricType::Counter,
+        &WorkerCounters::bytes_out);
+  total("mcproxy_backend_bytes_in_total", "Bytes read from memcached", MetricType::Counter,
+        &WorkerCounters::backend_bytes_in);
+  total("mcproxy_backend_bytes_out_total", "Bytes written to memcached", MetricType::Counter,
+        &WorkerCounters::backend_bytes_out);
+  total("mcproxy_connections_accepted_total", "Client connections accepted", MetricType::Counter,
+        &WorkerCounters::connections_accepted);
+  total("mcproxy_connections_refused_total", "Client connections refused by max_connections",
+        MetricType::Counter, &WorkerCounters::connections_refused);
+  total("mcproxy_connections", "Open client connections", MetricType::Gauge,
+        &WorkerCounters::connections_open);
+
+  auto up = family("mcproxy_server_up", "1 if the memcached server is up, 0 if marked down",
+                   MetricType::Gauge);
+  auto failures = family("mcproxy_backend_failures_total",
+                         "Backend connection failures (connect, timeout, reset)",
+                         MetricType::Counter);
+  auto latency = family("mcproxy_backend_latency_seconds",
+                        "Time from sending a request to memcached to parsing its reply",
+                        MetricType::Histogram);
+  for (size_t s = 0; s < pool_.size(); ++s) {
+    std::vector<prometheus::ClientMetric::Label> labels{{"server", pool_.name(s)}};
+    up.metric.push_back(value_metric(pool_.health(s).down() ? 0 : 1, MetricType::Gauge, labels));
+    uint64_t fails = 0;
+    prometheus::ClientMetric h;
+    h.label = labels;
+    std::array<uint64_t, kLatencyBoundsUs.size() + 1> buckets{};
+    uint64_t sum_us = 0;
+    for (auto* w : workers_) {
+      const auto& sc = w->servers[s];
+      fails += load(sc.failures);
+      sum_us += load(sc.latency_sum_us);
+      for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += load(sc.latency_buckets[b]);
+    }
+    failures.metric.push_back(value_metric(static_cast<double>(fails), MetricType::Counter, labels));
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      cumulative += buckets[b];
+      prometheus::ClientMetric::Bucket bucket;
+      bucket.cumulative_count = cumulative;
+      bucket.upper_bound = b < kLatencyBoundsUs.size() ? kLatencyBoundsUs[b] / 1e6
+                                                       : std::numeric_limits<double>::infinity();
+      h.histogram.bucket.push_back(bucket);
+    }
+    h.histogram.sample_count = cumulative;
+    h.histogram.sample_sum = static_cast<double>(sum_us) / 1e6;
+    latency.metric.push_back(std::move(h));
+  }
+  out.push_back(std::move(up));
+  out.push_back(std::move(failures));
+  out.push_back(std::move(latency));
+  return out;
+}
+
+}  // namespace mccache::net

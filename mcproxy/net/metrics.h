@@ -1,0 +1,94 @@
+// Metrics: each proxy thread bumps its own counters (single writer, relaxed atomics: no lock, no
+// shared cache line on the request path); the /metrics scrape sums them (one table of names,
+// like pgbouncer's bouncer_params[]).
+#pragma once
+
+#include <prometheus/client_metric.h>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/metric_type.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mcproxy/protocol/reply_parser.h"
+#include "mcproxy/protocol/request.h"
+#include "mcproxy/route/server_pool.h"
+
+namespace mccache::net {
+
+enum class Result : uint8_t {
+  kOk,
+  kHit,
+  kMiss,
+  kNotStored,
+  kExists,
+  kNotFound,
+  kClientError,
+  kServerError,
+  kBackendDown,
+};
+inline constexpr int kResultCount = static_cast<int>(Result::kBackendDown) + 1;
+inline constexpr int kInvalidCommand = protocol::kCommandCount;  // lines that did not parse
+
+Result result_of(const protocol::Reply& reply);
+
+using Counter = std::atomic<uint64_t>;
+// Only the owning thread writes, so a relaxed load+store is exact and avoids a locked add.
+inline void bump(Counter& c, uint64_t n = 1) {
+  c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
+
+inline constexpr std::array<double, 14> kLatencyBoundsUs{
+    25, 50, 100, 200, 400, 800, 1600, 3200, 6400, 12800, 25600, 51200, 102400, 1000000};
+
+struct ServerCounters {
+  std::array<Counter, kLatencyBoundsUs.size() + 1> latency_buckets{};
+  Counter latency_sum_us{0};
+  Counter failures{0};
+  Counter requests{0};
+};
+
+struct WorkerCounters {
+  explicit WorkerCounters(size_t servers) : servers(servers) {}
+  std::array<std::array<Counter, kResultCount>, protocol::kCommandCount + 1> requests{};
+  Counter get_hits{0};
+  Counter get_misses{0};
+  Counter bytes_in{0};
+  Counter bytes_out{0};
+  Counter connections_accepted{0};
+  Counter connections_refused{0};
+  Counter connections_open{0};  // gauge, written only by its thread
+  Counter backend_bytes_in{0};
+  Counter backend_bytes_out{0};
+  std::vector<ServerCounters> servers;
+
+  void count(protocol::Command c, Result r) {
+    bump(requests[static_cast<size_t>(c)][static_cast<size_t>(r)]);
+  }
+  void observe_latency(size_t server, std::chrono::nanoseconds d) {
+    auto us = static_cast<uint64_t>(d.count() / 1000);
+    auto& s = servers[server];
+    size_t b = 0;
+    while (b < kLatencyBoundsUs.size() && static_cast<double>(us) > kLatencyBoundsUs[b]) ++b;
+    bump(s.latency_buckets[b]);
+    bump(s.latency_sum_us, us);
+  }
+};
+
+class ProxyMetrics : public prometheus::Collectable {
+ public:
+  ProxyMetrics(const route::ServerPool& pool, std::vector<const WorkerCounters*> workers)
+      : pool_(pool), workers_(std::move(workers)) {}
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  const route::ServerPool& pool_;
+  std::vector<const WorkerCounters*> workers_;
+};
+
+}  // namespace mccache::net
