@@ -1,13 +1,352 @@
-// Placeholder until replication and delivery land.
+// The invalidator's main loop: stream pgoutput from the slot, turn commits into keys, deliver them
+// in batches (gated on the local replica), and confirm the slot's flush LSN only past acknowledged
+// transactions. One thread; the metrics exposer runs its own.
 #include "invalidator/daemon.h"
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <csignal>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+
+#include "invalidator/delivery/deliverer.h"
+#include "invalidator/delivery/replay_gate.h"
+#include "invalidator/keys/transaction_keys.h"
+#include "invalidator/metrics.h"
+#include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/catalog.h"
+#include "invalidator/replication/stream.h"
+#include "mcproxy/route/ketama.h"
+
 namespace mccache::invalidator {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop.store(true); }
+
+using Clock = std::chrono::steady_clock;
+using pgoutput::Lsn;
+
+int64_t unix_micros_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string table_where(const config::DatacenterConfig& c, const std::string& table, size_t i) {
+  return c.file + ": invalidator.tables.\"" + table + "\"[" + std::to_string(i) + "]";
+}
+
+// Compiles templates and checks each against the table's replica identity (see docs/invalidator.md).
+keys::TransactionKeysOptions prepare(const config::DatacenterConfig& c,
+                                     replication::Catalog& catalog) {
+  const auto& inv = *c.invalidator;
+  keys::TransactionKeysOptions opt;
+  opt.message_prefix = inv.message_prefix;
+  opt.truncate = inv.truncate == "ignore" ? keys::TruncatePolicy::kIgnore
+                 : inv.truncate == "halt" ? keys::TruncatePolicy::kHalt
+                                          : keys::TruncatePolicy::kFlushRegion;
+  for (const auto& [table, templates] : inv.tables) {
+    auto identity = catalog.table_identity(table);
+    auto& compiled = opt.tables[table];
+    for (size_t i = 0; i < templates.size(); ++i) {
+      std::string error;
+      auto t = keys::KeyTemplate::compile(templates[i], error);
+      if (!t) throw std::runtime_error(table_where(c, table, i) + ": template " + error);
+      if (auto problem = keys::check_replica_identity(table_where(c, table, i), table, *t, identity))
+        throw std::runtime_error(*problem);
+      compiled.push_back(std::move(*t));
+    }
+  }
+  return opt;
+}
+
+class Invalidator {
+ public:
+  Invalidator(const config::DatacenterConfig& c, keys::TransactionKeysOptions opt)
+      : cfg_(*c.invalidator),
+        key_options_(std::move(opt)),
+        metrics_(cfg_.metrics_listen, c.pool.servers),
+        ring_(c.pool.servers, c.pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
+                                                               : route::HashMode::kKetama),
+        deliverer_(c.pool, cfg_.delivery, metrics_),
+        stream_({cfg_.source.dsn, cfg_.source.slot, cfg_.source.publication}),
+        batch_(c.pool.servers.size(), [this](std::string_view k) { return ring_.server_for(k); }) {
+    if (cfg_.wait_for_replay) gate_ = std::make_unique<delivery::ReplayGate>(*cfg_.wait_for_replay);
+  }
+
+  int run();
+
+ private:
+  enum class Step { kContinue, kExit };
+  bool connect();
+  // Reads what is buffered; returns false when the stream failed.
+  bool read_available(bool& more, int& exit_code);
+  bool deliver_batch();
+  void send_status(bool force);
+  void update_gauges();
+  void record_key_stats();
+
+  const config::InvalidatorConfig& cfg_;
+  keys::TransactionKeysOptions key_options_;
+  Metrics metrics_;
+  route::KetamaRing ring_;
+  delivery::Deliverer deliverer_;
+  replication::ReplicationStream stream_;
+  std::unique_ptr<keys::TransactionKeys> txns_;
+  std::unique_ptr<delivery::ReplayGate> gate_;
+  delivery::Batch batch_;
+  Lsn confirmed_ = 0;
+  Lsn sent_status_ = 0;
+  Lsn server_end_ = 0;
+  Lsn heartbeat_end_ = 0;  // a keepalive's WAL end seen outside any transaction
+  Clock::time_point last_status_{};
+  keys::KeyStats reported_stats_{};
+  uint64_t reported_rows_ = 0;
+  std::vector<double> latencies_;
+  Clock::time_point batch_started_{};
+};
+
+bool Invalidator::connect() {
+  std::string error;
+  if (!stream_.start(error)) {
+    spdlog::warn("replication: {}", error);
+    return false;
+  }
+  // pgoutput resends Relation messages in every session; a half-read transaction is resent too.
+  txns_ = std::make_unique<keys::TransactionKeys>(key_options_);
+  reported_stats_ = {};
+  reported_rows_ = 0;
+  heartbeat_end_ = 0;
+  spdlog::info("replication: streaming slot {} (publication {})", cfg_.source.slot,
+               cfg_.source.publication);
+  return true;
+}
+
+void Invalidator::record_key_stats() {
+  const auto& s = txns_->stats();
+  metrics_.key_null_column.Increment(static_cast<double>(s.null_column - reported_stats_.null_column));
+  metrics_.key_invalid.Increment(static_cast<double>(s.invalid_key - reported_stats_.invalid_key));
+  if (s.unchanged_toast != reported_stats_.unchanged_toast)
+    spdlog::warn("{} key(s) skipped: an unchanged TOASTed key column without an old value "
+                 "(such a key would exceed 250 bytes anyway)",
+                 s.unchanged_toast - reported_stats_.unchanged_toast);
+  metrics_.key_unchanged_toast.Increment(
+      static_cast<double>(s.unchanged_toast - reported_stats_.unchanged_toast));
+  metrics_.rows.Increment(static_cast<double>(txns_->rows() - reported_rows_));
+  reported_stats_ = s;
+  reported_rows_ = txns_->rows();
+}
+
+bool Invalidator::read_available(bool& more, int& exit_code) {
+  more = true;
+  replication::CopyBuffer buf;
+  for (int n = 0; n < 20000; ++n) {
+    if (batch_.key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys)) return true;
+    std::string error;
+    auto r = stream_.read(buf, error);
+    if (r == replication::ReplicationStream::Read::kNone) {
+      more = false;
+      return true;
+    }
+    if (r == replication::ReplicationStream::Read::kError) {
+      spdlog::warn("replication: {}", error);
+      return false;
+    }
+    auto frame = pgoutput::decode_frame(buf.bytes());
+    if (frame.status != pgoutput::Status::kOk) {
+      spdlog::error("replication: bad CopyData ({}); reconnecting", frame.error);
+      return false;
+    }
+    if (auto* k = std::get_if<pgoutput::Keepalive>(&frame.frame)) {
+      server_end_ = std::max(server_end_, k->wal_end);
+      // Every change before this keepalive has been read; outside a transaction nothing between
+      // the last commit and wal_end concerns us, so the slot may advance to it (heartbeat).
+      if (!txns_->in_transaction()) heartbeat_end_ = std::max(heartbeat_end_, k->wal_end);
+      if (k->reply_requested) send_status(true);
+      continue;
+    }
+    auto& x = std::get<pgoutput::XLogData>(frame.frame);
+    server_end_ = std::max(server_end_, x.wal_end);
+    auto msg = pgoutput::decode(x.payload);
+    if (msg.status != pgoutput::Status::kOk) {
+      // Skipping a message could lose an invalidation: stop instead, the slot replays it.
+      spdlog::error("pgoutput: cannot decode message at {}: {} ({}); stopping without confirming",
+                    pgoutput::format_lsn(x.wal_start), pgoutput::status_name(msg.status), msg.error);
+      exit_code = 1;
+      return false;
+    }
+    auto ev = txns_->on_message(std::move(msg.message));
+    switch (ev.kind) {
+      case keys::StreamEvent::kCommitted:
+        if (ev.txn.end_lsn != 0) metrics_.transactions.Increment();
+        batch_.add(std::move(ev.txn));
+        break;
+      case keys::StreamEvent::kHalt:
+        spdlog::error("{}; stopping at {} without confirming it (truncate policy)", ev.message,
+                      pgoutput::format_lsn(x.wal_start));
+        exit_code = 2;
+        return false;
+      case keys::StreamEvent::kError:
+        spdlog::error("{}", ev.message);
+        exit_code = 1;
+        return false;
+      case keys::StreamEvent::kNone:
+        break;
+    }
+  }
+  return true;
+}
+
+void Invalidator::send_status(bool force) {
+  if (!stream_.connected()) return;
+  auto now = Clock::now();
+  // Only every status_interval_ms (or when asked): each update makes the walsender move the
+  // slot, which may rewrite the slot's state file; one per batch slowed a backlog replay down.
+  if (!force && now - last_status_ < std::chrono::milliseconds(cfg_.status_interval_ms)) return;
+  std::string error;
+  if (!stream_.send_status(confirmed_, error)) {
+    spdlog::warn("replication: status update failed: {}", error);
+    stream_.close();
+    return;
+  }
+  sent_status_ = confirmed_;
+  last_status_ = now;
+}
+
+bool Invalidator::deliver_batch() {
+  auto keep_going = [] { return !g_stop.load(); };
+  auto idle = [this] { send_status(false); };
+  if (batch_.key_count() > 0 || batch_.flush_region()) {
+    if (gate_) {
+      auto before = gate_->total_wait();
+      auto polls = gate_->polls();
+      bool ok = gate_->wait_for(batch_.end_lsn(), keep_going, idle);
+      metrics_.replica_wait_seconds.Increment(
+          std::chrono::duration<double>(gate_->total_wait() - before).count());
+      metrics_.replica_polls.Increment(static_cast<double>(gate_->polls() - polls));
+      if (!ok) return false;
+    }
+    if (deliverer_.deliver(batch_, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
+      return false;
+    metrics_.keys.Increment(static_cast<double>(batch_.key_count()));
+    metrics_.batches.Increment();
+    auto now = unix_micros_now();
+    latencies_.clear();
+    for (auto ts : batch_.commit_times())
+      latencies_.push_back(static_cast<double>(now - pgoutput::unix_micros_from_pg_timestamp(ts)) / 1e6);
+    metrics_.observe_commit_to_ack(latencies_);
+  }
+  confirmed_ = std::max(confirmed_, batch_.end_lsn());
+  batch_.clear();
+  return true;
+}
+
+void Invalidator::update_gauges() {
+  metrics_.confirmed_flush_lsn.Set(static_cast<double>(confirmed_));
+  metrics_.lag_bytes.Set(server_end_ > confirmed_ ? static_cast<double>(server_end_ - confirmed_) : 0);
+  double lag = 0;
+  if (!batch_.empty() && batch_.oldest_commit_time() != 0)
+    lag = static_cast<double>(unix_micros_now() -
+                              pgoutput::unix_micros_from_pg_timestamp(batch_.oldest_commit_time())) /
+          1e6;
+  metrics_.lag_seconds.Set(lag);
+}
+
+int Invalidator::run() {
+  auto backoff = delivery::Backoff(std::chrono::milliseconds(cfg_.delivery.retry_initial_ms),
+                                   std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
+  int exit_code = 0;
+  while (!g_stop.load()) {
+    if (!stream_.connected()) {
+      if (!connect()) {
+        metrics_.reconnects.Increment();
+        auto until = Clock::now() + backoff.next();
+        while (Clock::now() < until && !g_stop.load())
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      backoff.reset();
+    }
+    bool more = false;
+    bool ok = read_available(more, exit_code);
+    record_key_stats();
+    if (exit_code != 0) break;
+    if (!ok) {
+      stream_.close();
+      metrics_.reconnects.Increment();
+    }
+    // Deliver when the batch is full, or the stream has gone quiet (nothing arrived during a
+    // 200 us nap: a lone commit goes out at once), or the batch is 2 ms old. While a backlog
+    // streams in, the walsender sends message by message; waking per packet or delivering each
+    // time libpq's buffer runs dry would cost a context switch per transaction and make thousands
+    // of tiny batches, each a memcached round trip competing with the walsender for the CPU.
+    if (!batch_.empty() && batch_started_ == Clock::time_point{}) batch_started_ = Clock::now();
+    bool quiet = false;
+    if (!more && ok) {
+      if (!batch_.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      quiet = batch_.empty() || !stream_.wait_readable_us(0);
+    }
+    if (!batch_.empty() &&
+        (!ok || quiet || batch_.key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys) ||
+         Clock::now() - batch_started_ >= std::chrono::milliseconds(2))) {
+      if (!deliver_batch()) break;  // stopped while holding: nothing confirmed past it
+      batch_started_ = {};
+    }
+    if (batch_.empty() && txns_ && !txns_->in_transaction())
+      confirmed_ = std::max(confirmed_, heartbeat_end_);
+    update_gauges();
+    send_status(false);
+    if (quiet && batch_.empty() && stream_.connected()) stream_.wait_readable_us(100000);
+  }
+  // SIGINT/SIGTERM: finish what was read, confirm it, then leave.
+  if (exit_code == 0 && !batch_.empty()) {
+    g_stop.store(false);  // one more delivery attempt; a second signal aborts it
+    deliver_batch();
+  }
+  send_status(true);
+  update_gauges();
+  stream_.close();
+  spdlog::info("invalidator stopped; confirmed flush LSN {}", pgoutput::format_lsn(confirmed_));
+  return exit_code;
+}
+
+}  // namespace
 
 int run_invalidator(const config::DatacenterConfig& config) {
-  spdlog::error("invalidator for {} is not implemented yet", config.datacenter);
-  return 1;
+  if (!config.invalidator) {
+    spdlog::error("{}: no \"invalidator\" section", config.file);
+    return 1;
+  }
+  struct sigaction sa{};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  const auto& inv = *config.invalidator;
+  try {
+    keys::TransactionKeysOptions options;
+    {
+      replication::Catalog catalog(inv.source.dsn);
+      options = prepare(config, catalog);
+      std::vector<std::string> tables;
+      for (const auto& [t, _] : inv.tables) tables.push_back(t);
+      if (!tables.empty())
+        catalog.ensure_publication(inv.source.publication, tables, inv.source.create_publication);
+      catalog.ensure_slot(inv.source.slot, inv.source.create_slot);
+    }
+    Invalidator daemon(config, std::move(options));
+    spdlog::info("invalidator for {} started: {} tables, {} memcached servers{}",
+                 config.datacenter, inv.tables.size(), config.pool.servers.size(),
+                 inv.wait_for_replay ? ", gated on the local replica" : "");
+    return daemon.run();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
 }
 
 }  // namespace mccache::invalidator

@@ -1,0 +1,58 @@
+// Batch bookkeeping and request encoding.
+#include "invalidator/delivery/batch.h"
+
+#include <algorithm>
+
+namespace mccache::invalidator::delivery {
+
+void Batch::add(CommittedTxn&& txn) {
+  ++txns_;
+  end_lsn_ = std::max(end_lsn_, txn.end_lsn);
+  if (txn.commit_time != 0) {
+    if (oldest_commit_ == 0 || txn.commit_time < oldest_commit_) oldest_commit_ = txn.commit_time;
+    commit_times_.push_back(txn.commit_time);
+  }
+  flush_region_ = flush_region_ || txn.flush_region;
+  for (auto& k : txn.keys) {
+    if (!seen_.insert(k).second) continue;
+    pipelines_[route_(k)].keys.push_back(std::move(k));
+    ++keys_;
+  }
+}
+
+bool Batch::all_acked() const {
+  for (size_t i = 0; i < pipelines_.size(); ++i)
+    if (has_work(i) && !pipelines_[i].acked) return false;
+  return true;
+}
+
+void Batch::clear() {
+  for (auto& p : pipelines_) {
+    p.keys.clear();
+    p.acked = false;
+  }
+  seen_.clear();
+  keys_ = txns_ = 0;
+  end_lsn_ = 0;
+  oldest_commit_ = 0;
+  commit_times_.clear();
+  flush_region_ = false;
+}
+
+void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
+                     int stale_ttl_s, std::string& out) {
+  out.clear();
+  std::string suffix = mode == DeleteMode::kInvalidate
+                           ? " q I T" + std::to_string(stale_ttl_s) + "\r\n"
+                           : std::string(" q\r\n");
+  out.reserve(keys.size() * (8 + suffix.size() + 24) + 16);
+  if (flush_all) out += "flush_all\r\n";
+  for (const auto& k : keys) {
+    out += "md ";
+    out += k;
+    out += suffix;
+  }
+  out += "mn\r\n";
+}
+
+}  // namespace mccache::invalidator::delivery

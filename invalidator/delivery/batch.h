@@ -1,0 +1,74 @@
+// Pure batching of committed transactions' keys into one pipeline per memcached server.
+// A batch is the unit of acknowledgement: its highest commit end LSN becomes confirmable only when
+// every server holding one of its keys has answered MN (so every key of every transaction in it was
+// deleted or not found).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "invalidator/pgoutput/decoder.h"
+
+namespace mccache::invalidator::delivery {
+
+struct CommittedTxn {
+  pgoutput::Lsn end_lsn = 0;  // 0: carries no position (a non-transactional message)
+  pgoutput::PgTimestamp commit_time = 0;
+  std::vector<std::string> keys;
+  bool flush_region = false;  // a TRUNCATE under the flush_region policy
+};
+
+enum class DeleteMode { kInvalidate, kDelete };
+
+struct ServerPipeline {
+  std::vector<std::string> keys;
+  bool acked = false;
+};
+
+class Batch {
+ public:
+  Batch(size_t servers, std::function<size_t(std::string_view)> route)
+      : pipelines_(servers), route_(std::move(route)) {}
+
+  void add(CommittedTxn&& txn);
+  bool empty() const { return txns_ == 0; }
+  size_t key_count() const { return keys_; }
+  size_t txn_count() const { return txns_; }
+  pgoutput::Lsn end_lsn() const { return end_lsn_; }
+  pgoutput::PgTimestamp oldest_commit_time() const { return oldest_commit_; }
+  const std::vector<pgoutput::PgTimestamp>& commit_times() const { return commit_times_; }
+  bool flush_region() const { return flush_region_; }
+
+  std::vector<ServerPipeline>& pipelines() { return pipelines_; }
+  const std::vector<ServerPipeline>& pipelines() const { return pipelines_; }
+  // True when every server has acknowledged its part (servers with nothing to do count as acked).
+  bool all_acked() const;
+  void ack(size_t server) { pipelines_[server].acked = true; }
+  // Does `server` have anything to send?
+  bool has_work(size_t server) const {
+    return flush_region_ || !pipelines_[server].keys.empty();
+  }
+  void clear();
+
+ private:
+  std::vector<ServerPipeline> pipelines_;
+  std::function<size_t(std::string_view)> route_;
+  std::unordered_set<std::string> seen_;  // a key touched by many transactions is sent once
+  size_t keys_ = 0;
+  size_t txns_ = 0;
+  pgoutput::Lsn end_lsn_ = 0;
+  pgoutput::PgTimestamp oldest_commit_ = 0;
+  std::vector<pgoutput::PgTimestamp> commit_times_;
+  bool flush_region_ = false;
+};
+
+// The bytes for one server: optional flush_all, quiet deletes, then the closing mn.
+// kInvalidate: `md <key> q I T<ttl>` keeps a stale copy for lease-get and voids leases;
+// kDelete: `md <key> q`.
+void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
+                     int stale_ttl_s, std::string& out);
+
+}  // namespace mccache::invalidator::delivery

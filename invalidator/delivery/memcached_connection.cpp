@@ -1,0 +1,122 @@
+// Blocking-with-deadline socket I/O to memcached (poll + non-blocking fd).
+#include "invalidator/delivery/memcached_connection.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mccache::invalidator::delivery {
+namespace {
+
+int ms_left(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+}  // namespace
+
+void MemcachedConnection::close() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
+bool MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline,
+                                  std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto port = std::to_string(server_.port);
+  if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
+    error = std::string("resolve: ") + gai_strerror(rc);
+    return false;
+  }
+  int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    error = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  if (rc != 0 && errno != EINPROGRESS) {
+    error = std::string("connect: ") + std::strerror(errno);
+    ::close(fd);
+    return false;
+  }
+  if (rc != 0) {
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
+      error = "connect: timed out";
+      ::close(fd);
+      return false;
+    }
+    int so_error = 0;
+    socklen_t len = sizeof so_error;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+    if (so_error != 0) {
+      error = std::string("connect: ") + std::strerror(so_error);
+      ::close(fd);
+      return false;
+    }
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  fd_ = fd;
+  return true;
+}
+
+bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
+                                   std::string& error) {
+  auto deadline = std::chrono::steady_clock::now() + timeout_;
+  if (fd_ < 0 && !connect(deadline, error)) return false;
+  size_t sent = 0;
+  char buf[16384];
+  // Write and read together: a long pipeline must not deadlock on full socket buffers.
+  while (!replies.done()) {
+    pollfd p{fd_, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
+    int rc = ::poll(&p, 1, ms_left(deadline));
+    if (rc < 0 && errno == EINTR) continue;
+    if (rc <= 0) {
+      error = "timed out after " + std::to_string(timeout_.count()) + " ms";
+      close();
+      return false;
+    }
+    if ((p.revents & POLLOUT) && sent < request.size()) {
+      ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        error = std::string("send: ") + std::strerror(errno);
+        close();
+        return false;
+      }
+      if (n > 0) sent += static_cast<size_t>(n);
+    }
+    if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        error = n == 0 ? "connection closed by server" : std::string("recv: ") + std::strerror(errno);
+        close();
+        return false;
+      }
+      if (n > 0) replies.feed(std::string_view(buf, static_cast<size_t>(n)));
+    }
+  }
+  if (replies.unexpected() > 0) {
+    // Replies we cannot match to our requests: the stream is out of sync, start over.
+    error = "unexpected reply from server";
+    close();
+    return false;
+  }
+  return true;
+}
+
+}  // namespace mccache::invalidator::delivery

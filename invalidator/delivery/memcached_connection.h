@@ -1,0 +1,41 @@
+// A blocking connection to one memcached server with a deadline on every exchange. The invalidator
+// talks to each server from one thread, one pipeline at a time, so blocking I/O is the simple fit.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "config/json_reader.h"
+#include "invalidator/delivery/meta_reply.h"
+
+namespace mccache::invalidator::delivery {
+
+class MemcachedConnection {
+ public:
+  MemcachedConnection(config::HostPort server, std::chrono::milliseconds timeout)
+      : server_(std::move(server)), timeout_(timeout) {}
+  ~MemcachedConnection() { close(); }
+  MemcachedConnection(const MemcachedConnection&) = delete;
+  MemcachedConnection& operator=(const MemcachedConnection&) = delete;
+  MemcachedConnection(MemcachedConnection&& o) noexcept
+      : server_(std::move(o.server_)), timeout_(o.timeout_), fd_(o.fd_) {
+    o.fd_ = -1;
+  }
+
+  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN. On any failure
+  // (connect, I/O, timeout, garbage) closes the connection and returns false with `error` set;
+  // the next call reconnects.
+  bool exchange(const std::string& request, MetaReplyScanner& replies, std::string& error);
+
+  const config::HostPort& server() const { return server_; }
+  void close();
+
+ private:
+  bool connect(std::chrono::steady_clock::time_point deadline, std::string& error);
+
+  config::HostPort server_;
+  std::chrono::milliseconds timeout_;
+  int fd_ = -1;
+};
+
+}  // namespace mccache::invalidator::delivery

@@ -1,0 +1,67 @@
+// The libpq side of logical replication: a `replication=database` connection streaming pgoutput
+// from a slot (protocol-replication, START_REPLICATION ... LOGICAL), read without blocking.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <string>
+#include <string_view>
+
+#include "invalidator/pgoutput/decoder.h"
+
+namespace mccache::invalidator::replication {
+
+struct StreamOptions {
+  std::string dsn;
+  std::string slot;
+  std::string publication;
+};
+
+// One CopyData message owned by libpq.
+class CopyBuffer {
+ public:
+  CopyBuffer() = default;
+  CopyBuffer(char* data, int len) : data_(data), len_(len) {}
+  ~CopyBuffer() {
+    if (data_) PQfreemem(data_);
+  }
+  CopyBuffer(const CopyBuffer&) = delete;
+  CopyBuffer& operator=(const CopyBuffer&) = delete;
+  void reset(char* data, int len) {
+    if (data_) PQfreemem(data_);
+    data_ = data;
+    len_ = len;
+  }
+  std::string_view bytes() const { return {data_, static_cast<size_t>(len_)}; }
+
+ private:
+  char* data_ = nullptr;
+  int len_ = 0;
+};
+
+class ReplicationStream {
+ public:
+  explicit ReplicationStream(StreamOptions options) : options_(std::move(options)) {}
+  ~ReplicationStream() { close(); }
+  ReplicationStream(const ReplicationStream&) = delete;
+  ReplicationStream& operator=(const ReplicationStream&) = delete;
+
+  // Connects and starts streaming from the slot's confirmed position.
+  bool start(std::string& error);
+  bool connected() const { return conn_ != nullptr; }
+  void close();
+
+  enum class Read { kMessage, kNone, kError };
+  // Non-blocking: kNone when no complete message is buffered.
+  Read read(CopyBuffer& out, std::string& error);
+  // Waits up to timeout_us for the socket to become readable; true if it is.
+  bool wait_readable_us(int64_t timeout_us);
+  // Standby status update: written = flushed = applied = `flush`, which delivery confirmed.
+  bool send_status(pgoutput::Lsn flush, std::string& error);
+
+ private:
+  StreamOptions options_;
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace mccache::invalidator::replication

@@ -1,0 +1,133 @@
+// Batching across transactions, per-server acknowledgement, and the quiet-md reply scanner.
+#include "invalidator/delivery/batch.h"
+
+#include <gtest/gtest.h>
+
+#include "invalidator/delivery/backoff.h"
+#include "invalidator/delivery/meta_reply.h"
+
+namespace mccache::invalidator::delivery {
+namespace {
+
+Batch two_servers() {
+  return Batch(2, [](std::string_view k) { return k.back() == '1' ? size_t{1} : size_t{0}; });
+}
+
+TEST(Batch, KeysOfManyTransactions_AreDedupedAndRoutedPerServer) {
+  auto b = two_servers();
+  b.add({100, 1, {"a:0", "b:1"}, false});
+  b.add({200, 2, {"a:0", "c:0"}, false});
+  EXPECT_EQ(b.txn_count(), 2u);
+  EXPECT_EQ(b.key_count(), 3u);
+  EXPECT_EQ(b.end_lsn(), 200u);
+  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string>{"a:0", "c:0"}));
+  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string>{"b:1"}));
+}
+
+TEST(Batch, LsnIsConfirmable_OnlyWhenEveryServerWithKeysAcked) {
+  auto b = two_servers();
+  b.add({100, 1, {"a:0", "b:1"}, false});
+  EXPECT_FALSE(b.all_acked());
+  b.ack(0);
+  EXPECT_FALSE(b.all_acked());
+  b.ack(1);
+  EXPECT_TRUE(b.all_acked());
+}
+
+TEST(Batch, ServerWithoutKeys_DoesNotHoldTheBatch) {
+  auto b = two_servers();
+  b.add({100, 1, {"a:0"}, false});
+  b.ack(0);
+  EXPECT_TRUE(b.all_acked());
+}
+
+TEST(Batch, FlushRegion_NeedsEveryServer) {
+  auto b = two_servers();
+  b.add({100, 1, {}, true});
+  b.ack(0);
+  EXPECT_FALSE(b.all_acked());
+  b.ack(1);
+  EXPECT_TRUE(b.all_acked());
+}
+
+TEST(Batch, Clear_ForgetsKeysAndAcks) {
+  auto b = two_servers();
+  b.add({100, 1, {"a:0"}, true});
+  b.ack(0);
+  b.clear();
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(b.end_lsn(), 0u);
+  b.add({300, 1, {"a:0"}, false});
+  EXPECT_FALSE(b.all_acked());
+  EXPECT_EQ(b.key_count(), 1u);
+}
+
+TEST(EncodePipeline, InvalidateMode_SendsQuietStaleDeletesClosedByMn) {
+  std::string out;
+  encode_pipeline({"a", "b"}, false, DeleteMode::kInvalidate, 10, out);
+  EXPECT_EQ(out, "md a q I T10\r\nmd b q I T10\r\nmn\r\n");
+  encode_pipeline({"a"}, true, DeleteMode::kDelete, 10, out);
+  EXPECT_EQ(out, "flush_all\r\nmd a q\r\nmn\r\n");
+}
+
+// Reply bytes as memcached 1.6.18 sent them for: set; md hit q; md miss q; bad key; mn.
+const std::string kReplies = "NF\r\nCLIENT_ERROR bad command line format\r\nOK\r\nMN\r\n";
+
+TEST(MetaReplyScanner, CountsResultsUntilMn_AtEverySplit) {
+  for (size_t i = 0; i <= kReplies.size(); ++i) {
+    for (size_t j = i; j <= kReplies.size(); ++j) {
+      MetaReplyScanner s;
+      s.feed(std::string_view(kReplies).substr(0, i));
+      s.feed(std::string_view(kReplies).substr(i, j - i));
+      s.feed(std::string_view(kReplies).substr(j));
+      ASSERT_TRUE(s.done()) << i << "," << j;
+      EXPECT_EQ(s.not_found(), 1u);
+      EXPECT_EQ(s.client_errors(), 1u);
+      EXPECT_EQ(s.ok(), 1u);
+    }
+  }
+}
+
+TEST(MetaReplyScanner, EveryTruncatedPrefix_IsNotDone) {
+  for (size_t i = 0; i < kReplies.size(); ++i) {
+    MetaReplyScanner s;
+    EXPECT_FALSE(s.feed(std::string_view(kReplies).substr(0, i)));
+  }
+}
+
+TEST(MetaReplyScanner, ServerErrorAndGarbage_AreCounted) {
+  MetaReplyScanner s;
+  EXPECT_TRUE(s.feed("SERVER_ERROR out of memory\r\nwhat\r\nMN\r\n"));
+  EXPECT_EQ(s.server_errors(), 1u);
+  EXPECT_EQ(s.unexpected(), 1u);
+}
+
+TEST(MetaReplyScanner, EndlessLine_DoesNotGrowWithoutBound) {
+  MetaReplyScanner s;
+  std::string junk(100000, 'x');
+  for (int i = 0; i < 10; ++i) EXPECT_FALSE(s.feed(junk));
+  EXPECT_TRUE(s.feed("\r\nMN\r\n"));
+}
+
+}  // namespace
+}  // namespace mccache::invalidator::delivery
+
+namespace mccache::invalidator::delivery {
+namespace {
+
+TEST(Backoff, DoublesUpToTheMaximum_AndIsExhaustedThere) {
+  using std::chrono::milliseconds;
+  Backoff b(milliseconds(100), milliseconds(500));
+  EXPECT_EQ(b.next(), milliseconds(100));
+  EXPECT_FALSE(b.exhausted());
+  EXPECT_EQ(b.next(), milliseconds(200));
+  EXPECT_EQ(b.next(), milliseconds(400));
+  EXPECT_TRUE(b.exhausted());
+  EXPECT_EQ(b.next(), milliseconds(500));
+  EXPECT_EQ(b.next(), milliseconds(500));
+  b.reset();
+  EXPECT_EQ(b.next(), milliseconds(100));
+}
+
+}  // namespace
+}  // namespace mccache::invalidator::delivery

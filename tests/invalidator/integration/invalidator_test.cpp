@@ -1,0 +1,245 @@
+// The real invalidator binary against a real PostgreSQL 15 primary + streaming replica and real
+// memcached servers: row changes, explicit keys, replica gating, a down server, kill -9, TRUNCATE,
+// and refusal of a template the replica identity cannot serve.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "config/json_reader.h"
+#include "mcproxy/route/ketama.h"
+#include "tests/invalidator/support/pg_cluster.h"
+#include "tests/support/servers.h"
+
+namespace mccache::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class InvalidatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 1);
+    mc_[0] = new MemcachedServer();
+    mc_[1] = new MemcachedServer();
+    Sql sql(pg_->primary());
+    sql.query(
+        "CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL, bio text);"
+        "ALTER TABLE users REPLICA IDENTITY FULL;"
+        "CREATE TABLE posts (id bigint PRIMARY KEY, user_id bigint NOT NULL, title text);"
+        "CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL);");
+  }
+  static void TearDownTestSuite() {
+    delete mc_[0];
+    delete mc_[1];
+    delete pg_;
+  }
+  void TearDown() override { stop_invalidator(); }
+
+  static std::vector<config::HostPort> servers() {
+    return {{"127.0.0.1", mc_[0]->port()}, {"127.0.0.1", mc_[1]->port()}};
+  }
+  static MemcachedServer& server_for(const std::string& key) {
+    route::KetamaRing ring(servers());
+    return *mc_[ring.server_for(key)];
+  }
+
+  std::string write_config(const std::string& tables_json, const std::string& extra = "") {
+    metrics_port_ = free_tcp_port();
+    std::string path = pg_->dir() + "/dc1.json";
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
+                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+ "invalidator": {"metrics_listen": "127.0.0.1:)"
+                        << metrics_port_ << R"(",
+   "source": {"dsn": ")" << pg_->primary() << R"(", "slot": "it"},
+   "wait_for_replay": ")" << pg_->replica() << R"(",
+   "tables": )" << tables_json << extra << R"(,
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500}}})";
+    return path;
+  }
+
+  static std::string default_tables() {
+    return R"({"public.users": ["user:{id}", "user_by_name:{username}"],
+               "public.posts": ["post:{id}"]})";
+  }
+
+  // Starts the binary; true once its metrics port is open (start-up checks passed).
+  bool start_invalidator(const std::string& config) {
+    log_ = pg_->dir() + "/invalidator.log";
+    pid_ = spawn({std::string(MCCACHE_BIN_DIR) + "/invalidator", "--config", config}, log_);
+    return wait_for_port(metrics_port_, 10s);
+  }
+  void stop_invalidator(int signal = SIGTERM) {
+    if (pid_ > 0) stop_process(pid_, signal);
+    pid_ = -1;
+  }
+
+  static void set(const std::string& key) {
+    LineClient c(server_for(key).port());
+    ASSERT_EQ(c.call("set " + key + " 0 0 5\r\nvalue\r\n"), "STORED\r\n");
+  }
+  // Invalidated: gone (EN) or marked stale (X flag) by `md <key> I`.
+  static bool invalidated(const std::string& key) {
+    LineClient c(server_for(key).port());
+    auto r = c.call("mg " + key + " v\r\n");
+    if (r.rfind("EN", 0) == 0) return true;
+    if (r.rfind("VA", 0) == 0) {
+      r += c.read_until("\r\n");
+      return r.find(" X") != std::string::npos;
+    }
+    return false;
+  }
+
+  static std::string slot_confirmed_lsn() {
+    Sql sql(pg_->primary());
+    return sql.query("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'it'");
+  }
+  static bool lsn_at_least(const std::string& a, const std::string& b) {
+    Sql sql(pg_->primary());
+    return sql.query("SELECT '" + a + "'::pg_lsn >= '" + b + "'::pg_lsn") == "t";
+  }
+
+  static PgCluster* pg_;
+  static MemcachedServer* mc_[2];
+  uint16_t metrics_port_ = 0;
+  pid_t pid_ = -1;
+  std::string log_;
+};
+
+PgCluster* InvalidatorTest::pg_ = nullptr;
+MemcachedServer* InvalidatorTest::mc_[2] = {nullptr, nullptr};
+
+TEST_F(InvalidatorTest, InsertUpdateDelete_InvalidateTheRowsKeys_AndRenameInvalidatesBothNames) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  for (auto k : {"user:101", "user_by_name:ann"}) set(k);
+  sql.query("INSERT INTO users VALUES (101, 'ann', NULL)");
+  EXPECT_TRUE(eventually([] { return invalidated("user:101") && invalidated("user_by_name:ann"); }));
+
+  for (auto k : {"user:101", "user_by_name:ann", "user_by_name:anna", "user:102"}) set(k);
+  sql.query("UPDATE users SET username = 'anna' WHERE id = 101");
+  EXPECT_TRUE(eventually([] {
+    return invalidated("user:101") && invalidated("user_by_name:ann") &&
+           invalidated("user_by_name:anna");
+  }));
+  EXPECT_FALSE(invalidated("user:102"));
+
+  set("post:7");
+  sql.query("INSERT INTO posts VALUES (7, 101, 'hi')");
+  EXPECT_TRUE(eventually([] { return invalidated("post:7"); }));
+  set("post:7");
+  set("user:101");
+  sql.query("BEGIN; DELETE FROM posts WHERE id = 7; DELETE FROM users WHERE id = 101; COMMIT");
+  EXPECT_TRUE(eventually([] { return invalidated("post:7") && invalidated("user:101"); }));
+}
+
+TEST_F(InvalidatorTest, ExplicitKeysInALogicalMessage_AreInvalidatedAtCommit) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  for (auto k : {"feed:1", "count:1", "feed:2"}) set(k);
+  Sql sql(pg_->primary());
+  sql.query("BEGIN");
+  sql.query("SELECT pg_logical_emit_message(true, 'mcinval', 'feed:1 count:1')");
+  sql.query("SELECT pg_logical_emit_message(true, 'other', 'feed:2')");
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(invalidated("feed:1")) << "invalidated before the transaction committed";
+  sql.query("COMMIT");
+  EXPECT_TRUE(eventually([] { return invalidated("feed:1") && invalidated("count:1"); }));
+  EXPECT_FALSE(invalidated("feed:2"));
+}
+
+TEST_F(InvalidatorTest, PausedReplica_HoldsDeletesUntilItReplays) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql replica(pg_->replica());
+  Sql sql(pg_->primary());
+  set("user:201");
+  replica.query("SELECT pg_wal_replay_pause()");
+  sql.query("INSERT INTO users VALUES (201, 'gated', NULL)");
+  std::this_thread::sleep_for(800ms);
+  EXPECT_FALSE(invalidated("user:201")) << "deleted before the local replica replayed the commit";
+  replica.query("SELECT pg_wal_replay_resume()");
+  EXPECT_TRUE(eventually([] { return invalidated("user:201"); }));
+}
+
+TEST_F(InvalidatorTest, DownMemcached_HoldsTheSlot_ThenDeliversAfterRestart) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& server = server_for("user:301");
+  server.kill9();
+  sql.query("INSERT INTO users VALUES (301, 'held', NULL)");
+  auto commit_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  std::this_thread::sleep_for(800ms);
+  EXPECT_FALSE(lsn_at_least(slot_confirmed_lsn(), commit_lsn))
+      << "slot confirmed past a transaction whose keys were not acknowledged";
+  server.start();
+  ASSERT_TRUE(wait_for_port(server.port(), 5s));
+  EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), commit_lsn); }, 15s));
+}
+
+TEST_F(InvalidatorTest, Kill9MidStream_ThenRestart_LosesNothing) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  // Hold the stream on a dead server so the next commits are read but never confirmed...
+  auto& server = server_for("user:401");
+  server.kill9();
+  sql.query("INSERT INTO users SELECT g, 'bulk' || g, NULL FROM generate_series(401, 450) g");
+  std::this_thread::sleep_for(500ms);
+  stop_invalidator(SIGKILL);  // ...then crash.
+  server.start();
+  ASSERT_TRUE(wait_for_port(server.port(), 5s));
+  for (int i = 401; i <= 450; ++i) set("user:" + std::to_string(i));
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  EXPECT_TRUE(eventually([] {
+    for (int i = 401; i <= 450; ++i)
+      if (!invalidated("user:" + std::to_string(i))) return false;
+    return true;
+  }, 15s));
+}
+
+TEST_F(InvalidatorTest, TruncateUnderFlushRegion_FlushesEveryServer) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO posts VALUES (501, 1, 'x')");
+  set("post:501");
+  set("unrelated:1");
+  sql.query("TRUNCATE posts");
+  EXPECT_TRUE(eventually([] { return invalidated("post:501") && invalidated("unrelated:1"); }));
+}
+
+TEST_F(InvalidatorTest, TemplateOutsideReplicaIdentity_IsRefusedAtStartWithTheFix) {
+  auto config = write_config(R"({"public.accounts": ["account:{id}", "account_by_email:{email}"]})");
+  log_ = pg_->dir() + "/refused.log";
+  pid_t pid = spawn({std::string(MCCACHE_BIN_DIR) + "/invalidator", "--config", config}, log_);
+  int status = 0;
+  bool exited = eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 10s);
+  ASSERT_TRUE(exited);
+  EXPECT_EQ(WEXITSTATUS(status), 1);
+  auto log = read_file(log_);
+  EXPECT_NE(log.find("invalidator.tables.\"public.accounts\"[1]"), std::string::npos) << log;
+  EXPECT_NE(log.find("column \"email\" is not in the replica identity"), std::string::npos) << log;
+  EXPECT_NE(log.find("REPLICA IDENTITY FULL or drop the template"), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace mccache::testing

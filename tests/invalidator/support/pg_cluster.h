@@ -1,0 +1,44 @@
+// A PostgreSQL primary + streaming replica for integration tests, started by scripts/pgcluster in
+// a temporary directory and stopped by it (pg_ctl stop by data dir), plus a tiny SQL client.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <string>
+
+namespace mccache::testing {
+
+class PgCluster {
+ public:
+  // Runs `scripts/pgcluster start DIR --replicas N`; throws on failure.
+  PgCluster(const std::string& source_dir, int replicas);
+  ~PgCluster();
+  PgCluster(const PgCluster&) = delete;
+  PgCluster& operator=(const PgCluster&) = delete;
+
+  const std::string& primary() const { return primary_; }
+  const std::string& replica() const { return replica_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string script_;
+  std::string dir_;
+  std::string primary_;
+  std::string replica_;
+};
+
+// One libpq connection; query() returns the first column of the first row ("" for none/NULL) and
+// throws on error.
+class Sql {
+ public:
+  explicit Sql(const std::string& dsn);
+  ~Sql();
+  Sql(const Sql&) = delete;
+  Sql& operator=(const Sql&) = delete;
+  std::string query(const std::string& sql);
+
+ private:
+  PGconn* conn_ = nullptr;
+};
+
+}  // namespace mccache::testing
