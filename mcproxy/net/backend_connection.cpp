@@ -8,6 +8,12 @@
 
 #include <cstring>
 
+#include "lease/client_reply.h"
+#include "lease/lease_get.h"
+#include "lease/lease_set.h"
+#include "lease/meta_commands.h"
+#include "lease/meta_reply.h"
+#include "lease/plain_ops.h"
 #include "mcproxy/net/client_connection.h"
 #include "mcproxy/net/worker.h"
 #include "mcproxy/protocol/reply_writer.h"
@@ -63,9 +69,11 @@ void BackendConnection::on_connect(uint64_t generation, const boost::system::err
   // A TCP connect alone does not prove memcached answers (a hung process still accepts), so
   // the first reply, to this probe, is what marks the server healthy (on_read). It goes ahead
   // of any requests queued while connecting, in both the byte stream and the FIFO.
-  out_.insert(0, "version\r\n");
+  // The probe is `stats`: its pid and start time give the lease epoch (lease/backend_epoch.h)
+  // before any request of this connection is answered.
+  out_.insert(0, "stats\r\n");
   pending_.insert(pending_.begin() + static_cast<ptrdiff_t>(pending_head_),
-                  PendingReply{nullptr, 0, protocol::Command::kVersion, ReplyAction::kDiscard,
+                  PendingReply{nullptr, 0, protocol::Command::kStats, ReplyAction::kEpochProbe,
                                Clock::now()});
   read();
   flush();
@@ -181,11 +189,145 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   read();
 }
 
+namespace {
+
+// lease/ reads meta replies as MetaReply; our parser has already split the bytes, so only the
+// head line is parsed again. nullopt for a reply that is not a meta reply at all.
+std::optional<lease::MetaReply> meta_of(const protocol::Reply& reply) {
+  auto head = lease::parse_meta_head(reply.line);
+  if (!head) return std::nullopt;
+  head->reply.value = reply.value;
+  return head->reply;
+}
+
+bool wants_cas(protocol::Command c) {
+  return c == protocol::Command::kGets || c == protocol::Command::kGats;
+}
+
+}  // namespace
+
+void BackendConnection::on_epoch_probe(const protocol::Reply& reply) {
+  epoch_probe_done_ = true;
+  const auto& name = worker_.pool().name(server_);
+  auto identity = lease::identity_from_stats(reply.raw);
+  if (!identity) {
+    // Leases on this connection answer SERVER_ERROR; everything else still works.
+    spdlog::error("backend {}: `stats` has no pid/time/uptime; lease commands to it will fail",
+                  name);
+    return;
+  }
+  epoch_ = lease::BackendEpoch::of(name, *identity);
+  bump(worker_.counters().epoch_refreshes);
+}
+
+Result BackendConnection::deliver_get(const PendingReply& p, const protocol::Reply& reply,
+                                      std::string* out) {
+  auto meta = meta_of(reply);
+  lease::PlainGetOutcome o;
+  if (meta) {
+    o = lease::classify_plain_get(*meta, worker_.lease_settings());
+  } else {
+    o.backend_error = true;
+    o.error = "unexpected backend reply to get";
+  }
+  std::string_view key = reply.flag('k');
+  if (o.give_back && !key.empty()) {
+    // Even for a client that has gone: the win would otherwise starve lease-get clients.
+    lease::append_give_back_command(out_, key, o.give_back_cas, o.give_back_ttl_s);
+    expect(PendingReply{nullptr, 0, protocol::Command::kMetaDelete, ReplyAction::kGiveBack,
+                        p.sent});
+    bump(worker_.counters().give_backs);
+  }
+  if (out == nullptr) return Result::kOk;
+  bool only_key = p.action == ReplyAction::kGetOnlyKey;
+  if (o.backend_error) {
+    if (only_key) lease::append_server_error(*out, o.error);
+    return Result::kServerError;
+  }
+  auto& counters = worker_.counters();
+  bump(o.hit ? counters.get_hits : counters.get_misses);
+  if (o.hit)
+    lease::append_value_block(*out, key, o.client_flags, o.value,
+                              wants_cas(p.command) ? std::optional<uint64_t>(o.cas) : std::nullopt);
+  if (only_key) out->append(lease::kEnd);
+  return o.hit ? Result::kHit : Result::kMiss;
+}
+
+Result BackendConnection::deliver_lease_get(const PendingReply& p, const protocol::Reply& reply,
+                                            std::string& out) {
+  auto meta = meta_of(reply);
+  lease::LeaseGetOutcome o;
+  if (!epoch_) {
+    o.error = "lease epoch of this backend is unknown (its `stats` failed)";
+  } else if (!meta) {
+    o.error = "unexpected backend reply to lease-get";
+  } else {
+    o = lease::classify_lease_get(*meta, *epoch_);
+  }
+  auto& counters = worker_.counters();
+  std::string_view key = reply.flag('k');
+  bool only_key = p.action == ReplyAction::kLeaseGetOnlyKey;
+  if (only_key) {
+    lease::append_lease_get_reply(out, key, o);
+  } else if (o.kind != lease::LeaseGetKind::BackendError) {
+    // A multi-key lease-get leaves a failed key out, as a multi-key get does.
+    lease::append_lease_get_block(out, key, o);
+  }
+  if (o.stale && o.kind != lease::LeaseGetKind::Hit) bump(counters.lease_stale_served);
+  switch (o.kind) {
+    case lease::LeaseGetKind::Hit:
+      counters.count(LeaseGetOutcome::kHit);
+      return Result::kHit;
+    case lease::LeaseGetKind::LeaseGranted:
+      counters.count(LeaseGetOutcome::kGranted);
+      return Result::kMiss;
+    case lease::LeaseGetKind::HotMiss:
+      counters.count(LeaseGetOutcome::kHotMiss);
+      return Result::kMiss;
+    case lease::LeaseGetKind::BackendError:
+      break;
+  }
+  counters.count(LeaseGetOutcome::kError);
+  return Result::kServerError;
+}
+
+Result BackendConnection::deliver_lease_set(const PendingReply& p, const protocol::Reply& reply,
+                                            std::string& out) {
+  auto meta = meta_of(reply);
+  auto result = meta ? lease::classify_lease_set(*meta) : lease::LeaseSetResult::BackendError;
+  auto& counters = worker_.counters();
+  if (p.action == ReplyAction::kLeaseSet) {
+    std::string_view why = meta && !meta->message.empty() ? meta->message
+                                                          : std::string_view("backend error");
+    lease::append_lease_set_reply(out, result, why);
+  }
+  switch (result) {
+    case lease::LeaseSetResult::Stored:
+      counters.count(LeaseSetOutcome::kStored);
+      return Result::kOk;
+    case lease::LeaseSetResult::NotStored:
+      counters.count(meta->status == lease::MetaStatus::EX   ? LeaseSetOutcome::kVoided
+                     : meta->status == lease::MetaStatus::NF ? LeaseSetOutcome::kGone
+                                                             : LeaseSetOutcome::kNotStored);
+      return Result::kNotStored;
+    case lease::LeaseSetResult::BackendError:
+      break;
+  }
+  counters.count(LeaseSetOutcome::kError);
+  return Result::kServerError;
+}
+
 void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& reply) {
+  if (p.action == ReplyAction::kEpochProbe) {
+    on_epoch_probe(reply);
+    return;
+  }
   ClientConnection* client = p.client;
   if (client == nullptr) return;
-  auto& counters = worker_.counters();
-  if (!client->closed()) {
+  bool is_get = p.action == ReplyAction::kGetOnlyKey || p.action == ReplyAction::kGetOneOfMany;
+  if (client->closed()) {
+    if (is_get) deliver_get(p, reply, nullptr);
+  } else {
     std::string& out = client->replies().buffer_for(p.seq);
     Result result = result_of(reply);
     switch (p.action) {
@@ -193,31 +335,31 @@ void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& re
         out.append(reply.raw);
         break;
       case ReplyAction::kDiscard:
+      case ReplyAction::kGiveBack:
+      case ReplyAction::kEpochProbe:
         break;
       case ReplyAction::kGetOnlyKey:
-      case ReplyAction::kGetOneOfMany: {
-        bool cas = p.command == protocol::Command::kGets || p.command == protocol::Command::kGats;
-        size_t before = out.size();
-        auto t = protocol::translate_meta_get(reply, reply.flag('k'), cas, out);
-        if (t.give_back_win) {
-          protocol::append_give_back_win(out_, reply.flag('k'), worker_.config().leases.stale_ttl_s);
-          expect(PendingReply{nullptr, 0, protocol::Command::kMetaDelete, ReplyAction::kDiscard,
-                              p.sent});
-        }
-        if (t.result == protocol::GetResult::kError) {
-          if (p.action == ReplyAction::kGetOneOfMany) out.resize(before);
-          result = Result::kServerError;
-        } else {
-          bool hit = t.result == protocol::GetResult::kHit;
-          bump(hit ? counters.get_hits : counters.get_misses);
-          result = hit ? Result::kHit : Result::kMiss;
-          if (p.action == ReplyAction::kGetOnlyKey) out.append(protocol::kEndReply);
-        }
+      case ReplyAction::kGetOneOfMany:
+        result = deliver_get(p, reply, &out);
+        break;
+      case ReplyAction::kLeaseGetOnlyKey:
+      case ReplyAction::kLeaseGetOneOfMany:
+        result = deliver_lease_get(p, reply, out);
+        break;
+      case ReplyAction::kLeaseSet:
+      case ReplyAction::kLeaseSetNoreply:
+        result = deliver_lease_set(p, reply, out);
+        break;
+      case ReplyAction::kDelete: {
+        auto meta = meta_of(reply);
+        auto d = meta ? lease::classify_delete(*meta) : lease::DeleteResult::BackendError;
+        lease::append_delete_reply(
+            out, d, meta && !meta->message.empty() ? meta->message : "unexpected reply to md");
+        result = d == lease::DeleteResult::Deleted    ? Result::kOk
+                 : d == lease::DeleteResult::NotFound ? Result::kNotFound
+                                                      : Result::kServerError;
         break;
       }
-      case ReplyAction::kInvalidate:
-        protocol::translate_invalidate(reply, out);
-        break;
       case ReplyAction::kQuietMetaGet:
         if (reply.code != ReplyCode::kMiss) out.append(reply.raw);
         break;
@@ -228,7 +370,7 @@ void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& re
         if (reply.line != "OK") out.append(reply.raw);
         break;
     }
-    counters.count(p.command, result);
+    worker_.counters().count(p.command, result);
   }
   client->reply_done(p.seq);
   client->release();
@@ -242,6 +384,8 @@ void BackendConnection::fail(const char* why) {
   boost::system::error_code ignored;
   socket_.close(ignored);
   state_ = State::kDisconnected;
+  epoch_.reset();
+  epoch_probe_done_ = false;
   writing_ = false;
   writing_buf_.clear();
   out_.clear();
@@ -258,7 +402,9 @@ void BackendConnection::fail(const char* why) {
     if (p.client == nullptr) continue;
     if (!p.client->closed()) {
       std::string& out = p.client->replies().buffer_for(p.seq);
-      if (p.action != ReplyAction::kGetOneOfMany && p.action != ReplyAction::kDiscard)
+      if (p.action != ReplyAction::kGetOneOfMany && p.action != ReplyAction::kDiscard &&
+          p.action != ReplyAction::kLeaseGetOneOfMany &&
+          p.action != ReplyAction::kLeaseSetNoreply)
         protocol::append_server_error(out, reason);
       worker_.counters().count(p.command, Result::kServerError);
     }

@@ -8,9 +8,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "lease/backend_epoch.h"
 #include "mcproxy/protocol/reply_parser.h"
 #include "mcproxy/protocol/request.h"
 
@@ -18,18 +20,26 @@ namespace mccache::net {
 
 class ClientConnection;
 class Worker;
+enum class Result : uint8_t;
 using Clock = std::chrono::steady_clock;
 
 // How the reply to one backend request becomes (part of) a client's reply.
+// The lease-aware ones (gets, lease-get/-set, delete) go through lease/'s classifiers.
 enum class ReplyAction : uint8_t {
-  kPassThrough,       // copy the reply bytes as they are
-  kDiscard,           // noreply, give-back, broadcast parts with nothing to say
-  kGetOnlyKey,        // a single-key get: VALUE/END, or the error line
-  kGetOneOfMany,      // one key of a multi-key get: VALUE or nothing (END is its own slot)
-  kInvalidate,        // text delete sent as md I: HD → DELETED, NF → NOT_FOUND
-  kQuietMetaGet,      // mg with q stripped: drop EN
-  kQuietMetaOther,    // ms/md/ma with q stripped: drop HD
-  kBroadcastPart,     // flush_all/verbosity on one server: drop OK, keep errors
+  kPassThrough,        // copy the reply bytes as they are
+  kDiscard,            // noreply, broadcast parts with nothing to say
+  kGetOnlyKey,         // a single-key get: VALUE/END, or the error line
+  kGetOneOfMany,       // one key of a multi-key get: VALUE or nothing (END is its own slot)
+  kLeaseGetOnlyKey,    // a single-key lease-get: VALUE/LVALUE + END, or SERVER_ERROR
+  kLeaseGetOneOfMany,  // one key of a multi-key lease-get: its block or nothing
+  kLeaseSet,           // ms C<cas>: STORED / NOT_STORED
+  kLeaseSetNoreply,    // the same, answer counted and dropped
+  kDelete,             // text delete sent as md [I T<stale>]: DELETED / NOT_FOUND
+  kGiveBack,           // md I C<cas> giving back a plain get's win: dropped
+  kEpochProbe,         // `stats` on (re)connect: sets the connection's lease epoch
+  kQuietMetaGet,       // mg with q stripped: drop EN
+  kQuietMetaOther,     // ms/md/ma with q stripped: drop HD
+  kBroadcastPart,      // flush_all/verbosity on one server: drop OK, keep errors
 };
 
 struct PendingReply {
@@ -57,6 +67,15 @@ class BackendConnection {
   std::string& out() { return out_; }
   void expect(const PendingReply& p);
   size_t outstanding() const { return pending_.size() - pending_head_; }
+  // The lease epoch of the memcached process this connection talks to, read from `stats` right
+  // after connecting (ahead of every request); none until that reply is in, or after a failure.
+  // A connection cannot outlive a memcached restart, so this is never a stale epoch.
+  const std::optional<lease::BackendEpoch>& epoch() const { return epoch_; }
+  // A lease-get may be queued here: the epoch is known, or the `stats` probe is still ahead of
+  // it in the FIFO (so the epoch is known by the time its reply is read).
+  bool can_answer_lease_get() const {
+    return accepts_requests() && (epoch_.has_value() || !epoch_probe_done_);
+  }
 
   void connect();
   void flush();  // write out() if nothing is being written
@@ -71,6 +90,11 @@ class BackendConnection {
   void on_read(uint64_t generation, const boost::system::error_code& ec, size_t n);
   void on_write(uint64_t generation, const boost::system::error_code& ec, size_t n);
   void deliver(const PendingReply& p, const protocol::Reply& reply);
+  void on_epoch_probe(const protocol::Reply& reply);
+  // Plain get: the client's text answer, and the give-back of a win the mg took.
+  Result deliver_get(const PendingReply& p, const protocol::Reply& reply, std::string* out);
+  Result deliver_lease_get(const PendingReply& p, const protocol::Reply& reply, std::string& out);
+  Result deliver_lease_set(const PendingReply& p, const protocol::Reply& reply, std::string& out);
   // Fails every waiting request, drops the socket and retries later (counts towards "down").
   void fail(const char* why);
   void schedule_reconnect();
@@ -91,6 +115,8 @@ class BackendConnection {
   std::vector<PendingReply> pending_;  // FIFO; [pending_head_, end) wait for replies
   size_t pending_head_ = 0;
   protocol::ReplyParser parser_;
+  std::optional<lease::BackendEpoch> epoch_;
+  bool epoch_probe_done_ = false;  // this connection's `stats` reply has been read
 };
 
 }  // namespace mccache::net

@@ -1,10 +1,14 @@
 // Routing of one client request: which server(s), in what form, and how the reply comes back.
-// Text retrievals travel as meta gets so lease state kept in memcached (stale items, lease
-// placeholders) is visible here; everything else passes through as the client wrote it, minus
-// noreply/q, which the proxy applies itself so every backend request has exactly one reply.
+// Text retrievals, delete, lease-get and lease-set travel as the meta commands lease/ builds, so
+// lease state kept in memcached (stale items, lease placeholders) is honoured; everything else
+// passes through as the client wrote it, minus noreply/q, which the proxy applies itself so every
+// backend request has exactly one reply.
 #include <unistd.h>
 
 #include "version.h"
+#include "lease/client_reply.h"
+#include "lease/lease_set.h"
+#include "lease/meta_commands.h"
 #include "mcproxy/net/worker.h"
 #include "mcproxy/protocol/reply_writer.h"
 
@@ -39,6 +43,21 @@ std::string backend_down_reply(const std::string& server) {
   return "SERVER_ERROR backend " + server + " is down\r\n";
 }
 
+// memcached echoes the key with `k`, so the reply carries it and a pending slot needs no copy of
+// the key (lease/ builds the command; this only adds the flag before its "\r\n").
+void echo_key(std::string& out) { out.insert(out.size() - 2, " k"); }
+
+LeaseSetOutcome refusal_reason(lease::TokenVerdict v) {
+  switch (v) {
+    case lease::TokenVerdict::Special:
+      return LeaseSetOutcome::kSpecialToken;
+    case lease::TokenVerdict::ForeignEpoch:
+      return LeaseSetOutcome::kForeignEpoch;
+    default:
+      return LeaseSetOutcome::kMalformedToken;
+  }
+}
+
 }  // namespace
 
 void Worker::dispatch(ClientConnection& client, const Request& r) {
@@ -48,7 +67,11 @@ void Worker::dispatch(ClientConnection& client, const Request& r) {
     case Command::kGets:
     case Command::kGat:
     case Command::kGats:
+    case Command::kLeaseGet:
       dispatch_retrieval(client, r);
+      return;
+    case Command::kLeaseSet:
+      dispatch_lease_set(client, r);
       return;
     case Command::kVersion:
       client.reply_now(r.size, "VERSION mcproxy-" MCCACHE_VERSION "\r\n");
@@ -64,11 +87,6 @@ void Worker::dispatch(ClientConnection& client, const Request& r) {
       // Answered here, in order: every earlier reply of this client is already ahead of it.
       client.reply_now(r.size, "MN\r\n");
       counters_->count(r.command, Result::kOk);
-      return;
-    case Command::kLeaseGet:
-    case Command::kLeaseSet:
-      client.reply_now(r.size, protocol::kLeasesDisabledReply);
-      counters_->count(r.command, Result::kServerError);
       return;
     case Command::kFlushAll:
     case Command::kVerbosity:
@@ -93,8 +111,8 @@ void Worker::dispatch(ClientConnection& client, const Request& r) {
   bool quiet_reply = r.noreply;  // text noreply: send nothing back, even on success
   uint64_t seq = client.replies().reserve(r.size);
   ReplyAction action = ReplyAction::kPassThrough;
-  if (r.command == Command::kDelete && cfg.leases.delete_mode == "invalidate") {
-    action = ReplyAction::kInvalidate;
+  if (r.command == Command::kDelete) {
+    action = ReplyAction::kDelete;
   } else if (protocol::is_meta(r.command) && r.quiet) {
     action = r.command == Command::kMetaGet ? ReplyAction::kQuietMetaGet
                                             : ReplyAction::kQuietMetaOther;
@@ -114,8 +132,10 @@ void Worker::forward(ClientConnection& client, const Request& r, size_t server,
     return;
   }
   std::string& out = b->out();
-  if (r.command == Command::kDelete && shared_.config.leases.delete_mode == "invalidate") {
-    protocol::append_invalidate(out, r.key(), shared_.config.leases.stale_ttl_s);
+  if (r.command == Command::kDelete) {
+    // Both modes void outstanding leases: md I bumps the CAS a token names, md drops the item.
+    lease::append_delete_command(out, r.key(), lease_settings_.delete_mode,
+                                 lease_settings_.stale_ttl_s);
   } else if (protocol::is_meta(r.command)) {
     if (r.quiet) {
       append_line_without(out, r.line, "q");
@@ -138,26 +158,83 @@ void Worker::forward(ClientConnection& client, const Request& r, size_t server,
 
 void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
   bool single = r.keys.size() == 1;
+  bool lease = r.command == Command::kLeaseGet;
+  bool touch = r.command == Command::kGat || r.command == Command::kGats;
+  ReplyAction action = lease    ? (single ? ReplyAction::kLeaseGetOnlyKey
+                                          : ReplyAction::kLeaseGetOneOfMany)
+                       : single ? ReplyAction::kGetOnlyKey
+                                : ReplyAction::kGetOneOfMany;
   auto& replies = client.replies();
   for (size_t i = 0; i < r.keys.size(); ++i) {
     std::string_view key = r.keys[i];
     uint64_t seq = replies.reserve(i == 0 ? r.size : 0);
     size_t server = shared_.pool.server_for(key);
-    BackendConnection* b = backend_for(server);
+    // A lease-get needs the connection's epoch to mint a token: mg N creates the placeholder
+    // whatever we do with the answer, so never send one we could not answer. Right after a
+    // (re)connect the `stats` probe is ahead of it, so its reply finds the epoch known.
+    BackendConnection* b = lease ? backend_for_lease(server, true) : backend_for(server);
     if (b == nullptr) {
       // One key's server is down: a single-key get says so; a multi-key get answers the keys it
       // can and leaves the others out (a miss to the client), so one dead server does not fail
       // every multi-get that touches it.
-      if (single) replies.buffer_for(seq).append(backend_down_reply(shared_.pool.name(server)));
-      replies.complete(seq);
-      counters_->count(r.command, Result::kBackendDown);
+      reply_backend_down(client, r, server, seq, single);
+      if (lease) counters_->count(LeaseGetOutcome::kError);
       continue;
     }
-    protocol::append_meta_get(b->out(), key, r.command, r.exptime);
-    b->expect(PendingReply{&client, seq, r.command,
-                           single ? ReplyAction::kGetOnlyKey : ReplyAction::kGetOneOfMany, now_});
+    std::string& out = b->out();
+    if (lease) {
+      lease::append_lease_get_command(out, key, lease_settings_);
+    } else if (touch) {
+      lease::append_touch_get_command(out, key, r.exptime);
+    } else {
+      lease::append_plain_get_command(out, key);
+    }
+    echo_key(out);
+    b->expect(PendingReply{&client, seq, r.command, action, now_});
   }
   if (!single) client.reply_now(0, protocol::kEndReply);
+}
+
+void Worker::reply_backend_down(ClientConnection& client, const Request& r, size_t server,
+                                uint64_t seq, bool say_it) {
+  auto& replies = client.replies();
+  if (say_it) {
+    std::string& out = replies.buffer_for(seq);
+    const auto& name = shared_.pool.name(server);
+    if (shared_.pool.health(server).down()) {
+      out.append(backend_down_reply(name));
+    } else {
+      // Up, but no connection has read the server's `stats` yet (it is (re)connecting).
+      lease::append_server_error(out, "backend " + name + " lease epoch not known yet; retry");
+    }
+  }
+  replies.complete(seq);
+  counters_->count(r.command, Result::kBackendDown);
+}
+
+void Worker::dispatch_lease_set(ClientConnection& client, const Request& r) {
+  size_t server = shared_.pool.server_for(r.key());
+  uint64_t seq = client.replies().reserve(r.size);
+  BackendConnection* b = backend_for_lease(server, false);
+  if (b == nullptr) {
+    reply_backend_down(client, r, server, seq, !r.noreply);
+    counters_->count(LeaseSetOutcome::kError);
+    return;
+  }
+  // Tokens 0/1, tokens from before a memcached restart and tokens we never issued name no CAS
+  // on this backend: refused here, without a trip.
+  auto plan = lease::plan_lease_set(r.lease_token, *b->epoch());
+  if (!plan.send_to_backend) {
+    if (!r.noreply) client.replies().buffer_for(seq).append(lease::kNotStored);
+    client.replies().complete(seq);
+    counters_->count(r.command, Result::kNotStored);
+    counters_->count(refusal_reason(plan.verdict));
+    return;
+  }
+  // noreply still sends the non-quiet ms: its one reply keeps the FIFO exact and is counted.
+  lease::append_lease_set_command(b->out(), r.key(), plan.cas, r.flags, r.exptime, r.data);
+  b->expect(PendingReply{&client, seq, r.command,
+                         r.noreply ? ReplyAction::kLeaseSetNoreply : ReplyAction::kLeaseSet, now_});
 }
 
 void Worker::dispatch_broadcast(ClientConnection& client, const Request& r) {

@@ -3,6 +3,7 @@
 
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace mccache::net {
 namespace {
@@ -10,6 +11,20 @@ namespace {
 constexpr std::array<const char*, kResultCount> kResultNames{
     "ok", "hit", "miss", "not_stored", "exists", "not_found", "client_error", "server_error",
     "backend_down"};
+
+constexpr std::array<const char*, kLeaseGetOutcomeCount> kLeaseGetNames{"hit", "granted",
+                                                                        "hot_miss", "error"};
+// {result, reason} per LeaseSetOutcome.
+constexpr std::array<std::pair<const char*, const char*>, kLeaseSetOutcomeCount> kLeaseSetNames{{
+    {"stored", "lease_valid"},
+    {"not_stored", "voided"},
+    {"not_stored", "gone"},
+    {"not_stored", "not_stored"},
+    {"not_stored", "special_token"},
+    {"not_stored", "foreign_epoch"},
+    {"not_stored", "malformed_token"},
+    {"server_error", "backend"},
+}};
 
 uint64_t load(const Counter& c) { return c.load(std::memory_order_relaxed); }
 
@@ -94,6 +109,36 @@ std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
         &WorkerCounters::get_hits);
   total("mcproxy_get_misses_total", "Keys of get/gets/gat/gats not found (stale counts as miss)",
         MetricType::Counter, &WorkerCounters::get_misses);
+  auto lease_gets = family("mcproxy_lease_get_keys_total",
+                           "lease-get keys by outcome: hit, granted (a lease token), hot_miss "
+                           "(token 1, someone else fills), error",
+                           MetricType::Counter);
+  for (int o = 0; o < kLeaseGetOutcomeCount; ++o) {
+    uint64_t sum = 0;
+    for (auto* w : workers_) sum += load(w->lease_gets[o]);
+    lease_gets.metric.push_back(value_metric(static_cast<double>(sum), MetricType::Counter,
+                                             {{"outcome", kLeaseGetNames[o]}}));
+  }
+  out.push_back(std::move(lease_gets));
+  auto lease_sets = family("mcproxy_lease_sets_total", "lease-set answers by result and reason",
+                           MetricType::Counter);
+  for (int o = 0; o < kLeaseSetOutcomeCount; ++o) {
+    uint64_t sum = 0;
+    for (auto* w : workers_) sum += load(w->lease_sets[o]);
+    lease_sets.metric.push_back(
+        value_metric(static_cast<double>(sum), MetricType::Counter,
+                     {{"result", kLeaseSetNames[o].first}, {"reason", kLeaseSetNames[o].second}}));
+  }
+  out.push_back(std::move(lease_sets));
+  total("mcproxy_lease_stale_served_total",
+        "lease-get misses answered with the stale (invalidated) value", MetricType::Counter,
+        &WorkerCounters::lease_stale_served);
+  total("mcproxy_get_wins_given_back_total",
+        "Lease wins a plain get took on a stale item and gave back (md I C<cas>)",
+        MetricType::Counter, &WorkerCounters::give_backs);
+  total("mcproxy_backend_epoch_refreshes_total",
+        "Backend epochs (lease token tags) read from `stats` on (re)connect", MetricType::Counter,
+        &WorkerCounters::epoch_refreshes);
   total("mcproxy_client_bytes_in_total", "Bytes read from clients", MetricType::Counter,
         &WorkerCounters::bytes_in);
   total("mcproxy_client_bytes_out_total", "Bytes written to clients", MetricType::Counter,

@@ -24,6 +24,12 @@ Worker::Worker(int id, SharedState& shared)
       tick_timer_(io_),
       counters_(std::make_unique<WorkerCounters>(shared.pool.size())) {
   const auto& cfg = shared.config;
+  lease_settings_.lease_ttl_s = static_cast<uint32_t>(cfg.leases.lease_ttl_s);
+  lease_settings_.stale_ttl_s = static_cast<uint32_t>(cfg.leases.stale_ttl_s);
+  // config/ has validated the name; a stale TTL of 0 keeps nothing, so it is a plain delete.
+  lease_settings_.delete_mode = lease::delete_mode_from_name(cfg.leases.delete_mode)
+                                    .value_or(lease::DeleteMode::Invalidate);
+  if (lease_settings_.stale_ttl_s == 0) lease_settings_.delete_mode = lease::DeleteMode::Remove;
   backends_.resize(shared.pool.size());
   next_backend_.resize(shared.pool.size(), 0);
   for (size_t s = 0; s < shared.pool.size(); ++s) {
@@ -191,6 +197,18 @@ BackendConnection* Worker::backend_for(size_t server) {
   for (size_t tries = 0; tries < n; ++tries) {
     size_t i = next_backend_[server]++ % n;
     if (conns[i]->accepts_requests()) return conns[i].get();
+  }
+  return nullptr;
+}
+
+BackendConnection* Worker::backend_for_lease(size_t server, bool lease_get) {
+  if (shared_.pool.health(server).down()) return nullptr;
+  auto& conns = backends_[server];
+  size_t n = conns.size();
+  for (size_t tries = 0; tries < n; ++tries) {
+    size_t i = next_backend_[server]++ % n;
+    BackendConnection& b = *conns[i];
+    if (lease_get ? b.can_answer_lease_get() : b.accepts_requests() && b.epoch()) return &b;
   }
   return nullptr;
 }

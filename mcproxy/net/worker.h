@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "config/proxy_config.h"
+#include "lease/settings.h"
 #include "mcproxy/net/backend_connection.h"
 #include "mcproxy/net/client_connection.h"
 #include "mcproxy/net/metrics.h"
@@ -40,6 +41,7 @@ class Worker {
 
   boost::asio::io_context& io() { return io_; }
   const config::ProxyConfig& config() const { return shared_.config; }
+  const lease::LeaseSettings& lease_settings() const { return lease_settings_; }
   route::ServerPool& pool() { return shared_.pool; }
   WorkerCounters& counters() { return *counters_; }
   const WorkerCounters* counters_ptr() const { return counters_.get(); }
@@ -62,6 +64,12 @@ class Worker {
   void flush_all();
   void schedule_flush();
   BackendConnection* backend_for(size_t server);
+  // A connection of `server` whose lease epoch is known (lease-set needs one to check a token)
+  // or, for a lease-get, will be known before its reply (lease/backend_epoch.h).
+  BackendConnection* backend_for_lease(size_t server, bool lease_get);
+  void dispatch_lease_set(ClientConnection& client, const protocol::Request& request);
+  void reply_backend_down(ClientConnection& client, const protocol::Request& request,
+                          size_t server, uint64_t seq, bool say_it);
   void dispatch_retrieval(ClientConnection& client, const protocol::Request& request);
   void dispatch_broadcast(ClientConnection& client, const protocol::Request& request);
   void forward(ClientConnection& client, const protocol::Request& request, size_t server,
@@ -70,6 +78,7 @@ class Worker {
 
   int id_;
   SharedState& shared_;
+  lease::LeaseSettings lease_settings_;
   boost::asio::io_context io_{1};
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer tick_timer_;

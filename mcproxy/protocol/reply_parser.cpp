@@ -121,6 +121,23 @@ ReplyParser::Step ReplyParser::next(std::string_view input, Reply& out) const {
     out.raw = input.substr(0, pos + ls);
     return {Status::kReply, pos + ls};
   }
+  if (line.starts_with("STAT ")) {
+    // A `stats` answer (the proxy's epoch probe) is one reply: STAT lines up to END.
+    size_t pos = line_size;
+    std::string_view l;
+    for (;;) {
+      size_t ls = line_at(input, pos, l);
+      if (ls == 0) {
+        return {input.size() - pos > max_line_bytes ? Status::kError : Status::kNeedMore, 0};
+      }
+      pos += ls;
+      if (l == "END") break;
+      if (!l.starts_with("STAT ")) return {Status::kError, 0};
+    }
+    out.code = ReplyCode::kText;
+    out.raw = input.substr(0, pos);
+    return {Status::kReply, pos};
+  }
   if (line == "ERROR" || line.starts_with("CLIENT_ERROR") || line.starts_with("SERVER_ERROR")) {
     out.code = ReplyCode::kError;
     return {Status::kReply, line_size};

@@ -215,7 +215,8 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
     case Command::kGet:
     case Command::kGets:
     case Command::kGat:
-    case Command::kGats: {
+    case Command::kGats:
+    case Command::kLeaseGet: {  // mcrouter's grammar: lease-get <key>+
       bool touch = cmd == Command::kGat || cmd == Command::kGats;
       size_t first_key = touch ? 2 : 1;
       if (n <= first_key) return fail(kError);
@@ -351,11 +352,6 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
       if (cmd == Command::kMetaSet) return with_data(bytes);
       return ok();
     }
-    case Command::kLeaseGet:
-      if (n != 2) return fail(kError);
-      if (!key_ok(tok.t[1])) return fail(kKeyTooLong);
-      out.keys.push_back(tok.t[1]);
-      return ok();
     case Command::kLeaseSet: {
       // mcrouter: lease-set <key> <token> <flags> <exptime> <bytes> [noreply]
       if (n != 6 && n != 7) return fail(kError);

@@ -220,10 +220,13 @@ TEST_F(Proxy, Delete_InvalidateMode_KeepsAStaleCopyButReadsMiss) {
   EXPECT_THAT(direct.call("mg " + k + " v\r\n", "z\r\n"), HasSubstr(" X"));
 }
 
-TEST_F(Proxy, LeaseCommands_AnswerNotEnabled) {
+TEST_F(Proxy, LeaseCommands_AreAnsweredOnEveryServer) {
   LineClient c(proxy_->port());
-  EXPECT_EQ(c.call("lease-get k\r\n"), "SERVER_ERROR leases not enabled\r\n");
-  EXPECT_EQ(c.call("lease-set k 5 0 0 1\r\nx\r\n"), "SERVER_ERROR leases not enabled\r\n");
+  for (size_t s = 0; s < 2; ++s) {
+    std::string k = key_on(s, "lease:");
+    EXPECT_THAT(c.call("lease-get " + k + "\r\n", "END\r\n"), StartsWith("LVALUE " + k + " "));
+  }
+  EXPECT_EQ(c.call("lease-set k 5 0 0 1\r\nx\r\n"), "NOT_STORED\r\n");
 }
 
 TEST_F(Proxy, Quit_ClosesAfterEarlierReplies) {

@@ -69,6 +69,12 @@ TEST(ReplyParser, TextStatusAndErrors_AreSingleLines) {
                       code(ReplyCode::kError) + "|||7", code(ReplyCode::kError) + "|||28"});
 }
 
+TEST(ReplyParser, StatsBlock_IsOneReplyUpToEnd) {
+  expect_everywhere("STAT pid 7\r\nSTAT uptime 3\r\nEND\r\nHD\r\n",
+                    V{code(ReplyCode::kText) + "|||32", code(ReplyCode::kHeader) + "|||4"});
+  EXPECT_EQ(run({"STAT pid 7\r\nSTORED\r\n"}), V{"<error>"});
+}
+
 TEST(ReplyParser, BrokenDataBlock_IsAProtocolError) {
   EXPECT_EQ(run({"VA 1\r\nxyz\r\n"}), V{"<error>"});
   EXPECT_EQ(run({"VA x\r\n"}), V{"<error>"});

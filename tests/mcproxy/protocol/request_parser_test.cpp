@@ -146,6 +146,7 @@ TEST(RequestParser, MetaCommands_KeepKeyFlagsAndDataBlock) {
 
 TEST(RequestParser, LeaseCommands_ParseMcrouterAsciiForm) {
   expect_everywhere("lease-get k\r\n", V{"lease_get k"});
+  expect_everywhere("lease-get a  b c\r\n", V{"lease_get a,b,c"});
   expect_everywhere("lease-set k 123 5 60 2\r\nhi\r\n", V{"lease_set k f=5 e=60 d=hi token=123"});
   expect_everywhere("lease-set k 9 0 0 1 noreply\r\nx\r\n",
                     V{"lease_set k f=0 e=0 d=x token=9 noreply"});
