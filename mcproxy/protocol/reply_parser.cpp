@@ -80,7 +80,8 @@ ReplyParser::Step ReplyParser::next(std::string_view input, Reply& out) const {
     if (code == "VA") {
       std::string_view rest;
       size_t size;
-      if (!parse_size(token_after(line, 1, rest), size)) return {Status::kError, 0};
+      if (!parse_size(token_after(line, 1, rest), size) || size > max_value_bytes)
+        return {Status::kError, 0};
       size_t total = line_size + size + 2;
       if (input.size() < total) return {Status::kNeedMore, 0};
       if (input[total - 2] != '\r' || input[total - 1] != '\n') return {Status::kError, 0};
@@ -106,7 +107,8 @@ ReplyParser::Step ReplyParser::next(std::string_view input, Reply& out) const {
       if (!l.starts_with("VALUE ")) return {Status::kError, 0};
       std::string_view rest;
       size_t size;
-      if (!parse_size(token_after(l, 3, rest), size)) return {Status::kError, 0};
+      if (!parse_size(token_after(l, 3, rest), size) || size > max_value_bytes)
+        return {Status::kError, 0};
       size_t block_end = pos + ls + size + 2;
       if (input.size() < block_end) return {Status::kNeedMore, 0};
       if (input[block_end - 2] != '\r' || input[block_end - 1] != '\n')

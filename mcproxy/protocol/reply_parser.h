@@ -44,6 +44,9 @@ class ReplyParser {
   Step next(std::string_view input, Reply& out) const;
 
   size_t max_line_bytes = 8192;
+  // memcached's largest item (-I) is 1 GiB; a bigger announced size is a broken or hostile
+  // backend, refused before any arithmetic on it can wrap.
+  size_t max_value_bytes = size_t{1} << 30;
 };
 
 }  // namespace mccache::protocol

@@ -81,6 +81,18 @@ TEST(ReplyParser, BrokenDataBlock_IsAProtocolError) {
   EXPECT_EQ(run({"VALUE a 0 1\r\nx\r\nSTORED\r\n"}), V{"<error>"});
 }
 
+// Found by fuzz_reply_parser: sizes near 2^64 wrapped the block-end arithmetic and read before
+// the buffer or handed out a value running past the reply.
+TEST(ReplyParser, HugeValueSizes_AreProtocolErrors) {
+  ReplyParser parser;
+  Reply r;
+  for (std::string input : {"VA 18446744073709551590\r\n", "VA 18446744073709551614\r\nEN\r\n",
+                            "VALUE k 0 18446744073709551583\r\n", "VA 1073741825\r\n"}) {
+    EXPECT_EQ(parser.next(input, r).status, ReplyParser::Status::kError) << input;
+  }
+  EXPECT_EQ(parser.next("VA 1073741824\r\n", r).status, ReplyParser::Status::kNeedMore);
+}
+
 TEST(ReplyParser, Flags_AreFoundByLetter) {
   Reply r;
   r.flags = "f30 c123 W X kkey";
