@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 import psycopg2
+import psycopg2.pool
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python"))
@@ -145,6 +146,7 @@ class Stats:
     errors: int = 0
     stale_reads: int = 0
     max_staleness_ms: float = 0.0
+    error_kinds: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -165,6 +167,11 @@ class Workload:
         self.stop_event = threading.Event()
         self.commits = {i: [0.0] for i in range(1, ids + 1)}  # id -> commit time per version
         self.threads = []
+        # Readers share a few database connections per region, as app servers share a pool: a
+        # hundred readers must not need a hundred Postgres backends.
+        self.pools = {r["name"]: psycopg2.pool.ThreadedConnectionPool(1, 8, r["postgres"])
+                      for r in cluster.endpoints}
+        self.pool_slots = {name: threading.BoundedSemaphore(8) for name in self.pools}
         cluster.sql(cluster.pg["primary"],
                     "UPDATE users SET name = 'v0' WHERE id <= %s AND name <> 'v0'", (ids,))
 
@@ -182,6 +189,8 @@ class Workload:
         self.stop_event.set()
         for t in self.threads:
             t.join(timeout=30)
+        for pool in self.pools.values():
+            pool.closeall()
 
     def _pick(self):
         if random.random() < 0.8:
@@ -215,31 +224,37 @@ class Workload:
 
     def _reader(self, region):
         client = TracingClient(region["proxy"], region["name"], timeout=2)
-        db = None
+        pool = self.pools[region["name"]]
+        slots = self.pool_slots[region["name"]]
         while not self.stop_event.is_set():
             user = self._pick()
             key = f"user:{user}"
             started = time.monotonic()
             try:
-                if db is None:
-                    db = psycopg2.connect(region["postgres"], connect_timeout=2)
-                    db.autocommit = True
-
                 def fill():
-                    with db.cursor() as cur:
-                        cur.execute("SELECT name FROM users WHERE id = %s", (user,))
-                        with self.stats.lock:
-                            self.stats.fills += 1
-                        name = cur.fetchone()[0]
-                        trace(region["name"], key, f"filled {name} from the local database")
-                        return name.encode()
+                    with slots:  # wait for a pooled connection rather than fail
+                        db = pool.getconn()
+                        try:
+                            db.autocommit = True
+                            with db.cursor() as cur:
+                                cur.execute("SELECT name FROM users WHERE id = %s", (user,))
+                                name = cur.fetchone()[0]
+                        except psycopg2.Error:
+                            pool.putconn(db, close=True)
+                            raise
+                        pool.putconn(db)
+                    with self.stats.lock:
+                        self.stats.fills += 1
+                    trace(region["name"], key, f"filled {name} from the local database")
+                    return name.encode()
 
                 value = client.get_or_fill(key, fill, ttl=300, max_wait=1.0)
                 self._judge(user, value.decode(), started)
-            except (OSError, ConnectionError, psycopg2.Error, Exception):  # faults are expected
-                db = None if isinstance(sys.exc_info()[1], psycopg2.Error) else db
+            except Exception as e:  # faults are expected; count them by kind
                 with self.stats.lock:
                     self.stats.errors += 1
+                    kind = type(e).__name__
+                    self.stats.error_kinds[kind] = self.stats.error_kinds.get(kind, 0) + 1
                 time.sleep(0.05)
             time.sleep(0.002)
 

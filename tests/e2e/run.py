@@ -59,33 +59,39 @@ def fault_restart_primary(cluster, duration):
     time.sleep(2 * duration / 3)
 
 
+# name -> (fault, workload shape)
 SCENARIOS = {
-    "baseline": fault_none,
-    "kill_invalidators": fault_kill_invalidators,
-    "kill_memcached": fault_kill_memcached,
-    "kill_mcproxy": fault_kill_mcproxy,
-    "pause_replay": fault_pause_replay,
-    "restart_primary": fault_restart_primary,
+    "baseline": (fault_none, {}),
+    "kill_invalidators": (fault_kill_invalidators, {}),
+    "kill_memcached": (fault_kill_memcached, {}),
+    "kill_mcproxy": (fault_kill_mcproxy, {}),
+    "pause_replay": (fault_pause_replay, {}),
+    "restart_primary": (fault_restart_primary, {}),
+    # A burst of writes to one hot key (user:1) read by a hundred readers per region.
+    "hot_key_burst": (fault_none, {"hot": 1, "writers": 1, "readers_per_region": 100,
+                                   "write_rate": 300}),
 }
 
 
 def run(name, duration, ids=200):
     cluster = Cluster()
     try:
-        work = Workload(cluster, ids=ids)
+        fault, shape = SCENARIOS[name]
+        work = Workload(cluster, ids=ids, **shape)
         if not cluster.quiesce():
             log("setup did not quiesce")
             return False
         work.start()
         time.sleep(1)
-        SCENARIOS[name](cluster, duration)
+        fault(cluster, duration)
         work.stop()
         quiet = cluster.quiesce()
         stale = check_consistency(cluster, ids)
         s = work.stats
-        log(f"{name}: writes={s.writes} reads={s.reads} fills={s.fills} errors={s.errors} "
+        log(f"{name}: writes={s.writes} reads={s.reads} fills={s.fills} "
+            f"fills_per_write={s.fills / max(s.writes, 1):.2f} errors={s.errors} "
             f"stale_reads={s.stale_reads} max_staleness_ms={s.max_staleness_ms:.0f} "
-            f"quiesced={quiet} stale_keys_after_heal={len(stale)}")
+            f"quiesced={quiet} stale_keys_after_heal={len(stale)} error_kinds={s.error_kinds}")
         for region, user, cached, db in stale[:10]:
             log(f"  STALE {region} user:{user}: cache {cached!r} vs database {db!r}")
         return quiet and not stale and s.writes > 0 and s.reads > 0
