@@ -67,6 +67,10 @@ InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& dat
   c.source.publication = src.string("publication", c.source.publication);
   c.source.create_slot = src.boolean("create_slot", c.source.create_slot);
   c.source.create_publication = src.boolean("create_publication", c.source.create_publication);
+  c.source.standby_retry_ms =
+      static_cast<int>(src.integer("standby_retry_ms", c.source.standby_retry_ms, 10, 600000));
+  c.source.state_file = src.string("state_file", c.source.state_file);
+  c.source.on_slot_lost = src.choice("on_slot_lost", c.source.on_slot_lost, {"halt", "flush_region"});
   src.finish();
   for (char ch : c.source.slot) {
     if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
@@ -101,6 +105,8 @@ InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& dat
   c.truncate = s.choice("truncate", c.truncate, {"flush_region", "ignore", "halt"});
   c.status_interval_ms =
       static_cast<int>(s.integer("status_interval_ms", c.status_interval_ms, 10, 600000));
+  c.shutdown_timeout_ms =
+      static_cast<int>(s.integer("shutdown_timeout_ms", c.shutdown_timeout_ms, 0, 600000));
   s.finish();
   return c;
 }

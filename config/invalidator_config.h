@@ -16,6 +16,14 @@ struct SourceConfig {
   std::string publication = "mcinval";
   bool create_slot = true;         // create the slot if missing
   bool create_publication = true;  // create the publication (FOR the configured tables) if missing
+  // A second invalidator for the same slot (a standby) finds the slot active and retries this often.
+  int standby_retry_ms = 1000;
+  // Records that the slot existed on this cluster (system identifier), so a restarted daemon that
+  // finds it missing reports slot loss instead of silently creating a new slot. Empty: off.
+  std::string state_file;
+  // The slot disappeared or was invalidated (wal_status 'lost'): "halt" (stay up without streaming
+  // until an operator acts) or "flush_region" (flush_all every pool server, new slot, resume).
+  std::string on_slot_lost = "halt";
 };
 
 struct DeliveryConfig {
@@ -42,6 +50,8 @@ struct InvalidatorConfig {
   DeliveryConfig delivery;
   std::string truncate = "flush_region";  // "flush_region", "ignore" or "halt"
   int status_interval_ms = 1000;          // standby status updates to the walsender
+  // SIGTERM: how long the last batch may still wait for a held memcached server or replica.
+  int shutdown_timeout_ms = 5000;
 };
 
 InvalidatorConfig parse_invalidator_config(JsonObject& section, const std::string& datacenter);

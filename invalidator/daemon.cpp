@@ -17,14 +17,19 @@
 #include "invalidator/metrics.h"
 #include "invalidator/pgoutput/stream_frame.h"
 #include "invalidator/replication/catalog.h"
+#include "invalidator/replication/slot_record.h"
 #include "invalidator/replication/stream.h"
 #include "mcproxy/route/ketama.h"
 
 namespace mccache::invalidator {
 namespace {
 
-std::atomic<bool> g_stop{false};
-extern "C" void on_signal(int) { g_stop.store(true); }
+// SIGINT/SIGTERM count: the first finishes the batch (up to shutdown_timeout_ms), a second aborts.
+std::atomic<int> g_stop_signals{0};
+std::atomic<bool> g_reload{false};  // SIGHUP
+extern "C" void on_stop_signal(int) { g_stop_signals.fetch_add(1); }
+extern "C" void on_reload_signal(int) { g_reload.store(true); }
+bool stopping() { return g_stop_signals.load() > 0; }
 
 using Clock = std::chrono::steady_clock;
 using pgoutput::Lsn;
@@ -66,7 +71,8 @@ keys::TransactionKeysOptions prepare(const config::DatacenterConfig& c,
 class Invalidator {
  public:
   Invalidator(const config::DatacenterConfig& c, keys::TransactionKeysOptions opt)
-      : cfg_(*c.invalidator),
+      : config_(c),
+        cfg_(*config_.invalidator),
         key_options_(std::move(opt)),
         metrics_(cfg_.metrics_listen, c.pool.servers),
         ring_(c.pool.servers, c.pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
@@ -78,10 +84,16 @@ class Invalidator {
   }
 
   int run();
+  // Start-up found the slot missing or invalidated: begin in the slot-lost state.
+  void start_slot_lost(const std::string& why) { on_slot_lost(why); }
 
  private:
-  enum class Step { kContinue, kExit };
-  bool connect();
+  replication::ReplicationStream::Start connect();
+  void on_slot_lost(const std::string& why);
+  // on_slot_lost "flush_region": new slot, wait for the replica, flush_all every server.
+  bool recover_lost_slot();
+  void reload();
+  bool keep_delivering() const;
   // Reads what is buffered; returns false when the stream failed.
   bool read_available(bool& more, int& exit_code);
   bool deliver_batch();
@@ -89,7 +101,8 @@ class Invalidator {
   void update_gauges();
   void record_key_stats();
 
-  const config::InvalidatorConfig& cfg_;
+  config::DatacenterConfig config_;  // as loaded, or as last reloaded (templates only)
+  config::InvalidatorConfig& cfg_;
   keys::TransactionKeysOptions key_options_;
   Metrics metrics_;
   route::KetamaRing ring_;
@@ -107,14 +120,41 @@ class Invalidator {
   uint64_t reported_rows_ = 0;
   std::vector<double> latencies_;
   Clock::time_point batch_started_{};
+  bool slot_lost_ = false;
+  bool reload_pending_ = false;
+  int standby_pid_ = 0;  // the other consumer we last saw holding the slot
+  bool final_attempt_ = false;
+  Clock::time_point shutdown_deadline_{};
 };
 
-bool Invalidator::connect() {
+bool Invalidator::keep_delivering() const {
+  // After the first SIGTERM the batch gets one bounded last attempt; a second signal ends it.
+  if (final_attempt_) return g_stop_signals.load() < 2 && Clock::now() < shutdown_deadline_;
+  return !stopping() && !g_reload.load();
+}
+
+replication::ReplicationStream::Start Invalidator::connect() {
+  using Start = replication::ReplicationStream::Start;
   std::string error;
-  if (!stream_.start(error)) {
-    spdlog::warn("replication: {}", error);
-    return false;
+  int active_pid = 0;
+  auto st = stream_.start(error, active_pid);
+  if (st == Start::kSlotActive) {
+    if (active_pid != standby_pid_)
+      spdlog::info("standby: {} (another invalidator streams from it); retrying every {} ms",
+                   error, cfg_.source.standby_retry_ms);
+    standby_pid_ = active_pid;
+    return st;
   }
+  if (st == Start::kSlotMissing || st == Start::kSlotLost) {
+    on_slot_lost(error);
+    return st;
+  }
+  if (st != Start::kStreaming) {
+    spdlog::warn("replication: {}", error);
+    return st;
+  }
+  standby_pid_ = 0;
+  metrics_.active.Set(1);
   // pgoutput resends Relation messages in every session; a half-read transaction is resent too.
   txns_ = std::make_unique<keys::TransactionKeys>(key_options_);
   reported_stats_ = {};
@@ -122,7 +162,100 @@ bool Invalidator::connect() {
   heartbeat_end_ = 0;
   spdlog::info("replication: streaming slot {} (publication {})", cfg_.source.slot,
                cfg_.source.publication);
+  return st;
+}
+
+void Invalidator::on_slot_lost(const std::string& why) {
+  stream_.close();
+  metrics_.active.Set(0);
+  metrics_.slot_lost.Set(1);
+  if (slot_lost_) return;
+  slot_lost_ = true;
+  // Everything read but unconfirmed, and every change the slot dropped, is unknown now.
+  batch_.clear();
+  batch_started_ = {};
+  txns_.reset();
+  spdlog::error("replication slot {} is lost ({}): the changes since confirmed flush LSN {} cannot "
+                "be streamed any more, so this region's cache may keep stale values. {}",
+                cfg_.source.slot, why, pgoutput::format_lsn(confirmed_),
+                cfg_.source.on_slot_lost == "flush_region"
+                    ? "source.on_slot_lost is \"flush_region\": flushing every server of the "
+                      "pool, then streaming from a new slot"
+                    : "source.on_slot_lost is \"halt\": not streaming. Flush the region's "
+                      "memcached pool, then remove source.state_file and restart (a new slot is "
+                      "created), or set on_slot_lost to \"flush_region\" and send SIGHUP");
+}
+
+bool Invalidator::recover_lost_slot() {
+  pgoutput::Lsn bar = 0;
+  try {
+    replication::Catalog catalog(cfg_.source.dsn);
+    bar = catalog.replace_lost_slot(cfg_.source.slot);
+    if (!cfg_.source.state_file.empty())
+      replication::write_slot_record(cfg_.source.state_file,
+                                     {cfg_.source.slot, catalog.system_identifier()});
+  } catch (const std::exception& e) {
+    spdlog::warn("slot recovery: {}", e.what());
+    return false;
+  }
+  auto keep_going = [this] { return keep_delivering(); };
+  auto idle = [] {};
+  // A reader that misses after the flush must read a replica that has every change the new slot
+  // will not stream, or it could refill the cache from an older row (design.md, race 2).
+  if (gate_ && !gate_->wait_for(bar, keep_going, idle)) return false;
+  delivery::Batch flush(config_.pool.servers.size(),
+                        [this](std::string_view k) { return ring_.server_for(k); });
+  flush.add({0, 0, {}, true});
+  if (deliverer_.deliver(flush, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
+    return false;
+  spdlog::warn("slot {} replaced and every server of the pool flushed; streaming resumes",
+               cfg_.source.slot);
+  slot_lost_ = false;
+  metrics_.slot_lost.Set(0);
+  confirmed_ = sent_status_ = server_end_ = heartbeat_end_ = 0;
   return true;
+}
+
+// SIGHUP: re-read the file, validate it exactly like --check-config plus the start-up checks of
+// the templates against the tables' replica identity, and swap the templates between
+// transactions. A bad file is refused (logged) and the running config stays.
+void Invalidator::reload() {
+  config::DatacenterConfig next;
+  keys::TransactionKeysOptions options;
+  try {
+    next = config::load_config(config_.file, config::Role::kInvalidator);
+    replication::Catalog catalog(next.invalidator->source.dsn);
+    options = prepare(next, catalog);
+    std::vector<std::string> tables;
+    for (const auto& [t, _] : next.invalidator->tables) tables.push_back(t);
+    if (!tables.empty())
+      catalog.ensure_publication(next.invalidator->source.publication, tables,
+                                 next.invalidator->source.create_publication);
+  } catch (const std::exception& e) {
+    metrics_.reloads_refused.Increment();
+    spdlog::error("reload refused, the running config stays: {}", e.what());
+    return;
+  }
+  const auto& n = *next.invalidator;
+  if (!(next.pool.servers == config_.pool.servers) || n.source.dsn != cfg_.source.dsn ||
+      n.source.slot != cfg_.source.slot || n.source.publication != cfg_.source.publication ||
+      n.wait_for_replay != cfg_.wait_for_replay)
+    spdlog::warn("reload: pool, source dsn/slot/publication and wait_for_replay changes need a "
+                 "restart; only tables, message_prefix, truncate and source.on_slot_lost are "
+                 "reloaded");
+  std::string error;
+  if (txns_ && !txns_->replace_options(options, error)) {
+    metrics_.reloads_refused.Increment();
+    spdlog::error("reload refused, the running config stays: {}: {}", config_.file, error);
+    return;
+  }
+  key_options_ = std::move(options);
+  cfg_.tables = n.tables;
+  cfg_.message_prefix = n.message_prefix;
+  cfg_.truncate = n.truncate;
+  cfg_.source.on_slot_lost = n.source.on_slot_lost;
+  metrics_.reloads_applied.Increment();
+  spdlog::info("reloaded {}: {} tables", config_.file, cfg_.tables.size());
 }
 
 void Invalidator::record_key_stats() {
@@ -217,7 +350,7 @@ void Invalidator::send_status(bool force) {
 }
 
 bool Invalidator::deliver_batch() {
-  auto keep_going = [] { return !g_stop.load(); };
+  auto keep_going = [this] { return keep_delivering(); };
   auto idle = [this] { send_status(false); };
   if (batch_.key_count() > 0 || batch_.flush_region()) {
     if (gate_) {
@@ -256,16 +389,41 @@ void Invalidator::update_gauges() {
 }
 
 int Invalidator::run() {
+  using Start = replication::ReplicationStream::Start;
   auto backoff = delivery::Backoff(std::chrono::milliseconds(cfg_.delivery.retry_initial_ms),
                                    std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
+  auto nap = [](std::chrono::milliseconds d) {
+    auto until = Clock::now() + d;
+    while (Clock::now() < until && !stopping() && !g_reload.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  };
   int exit_code = 0;
-  while (!g_stop.load()) {
+  while (!stopping()) {
+    if (g_reload.exchange(false)) reload_pending_ = true;
+    // Templates change only between transactions: one transaction's keys come from one config.
+    if (reload_pending_ && !(txns_ && txns_->in_transaction())) {
+      reload_pending_ = false;
+      reload();
+    }
+    if (slot_lost_) {
+      if (cfg_.source.on_slot_lost != "flush_region" || !recover_lost_slot()) {
+        nap(std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
+        continue;
+      }
+    }
     if (!stream_.connected()) {
-      if (!connect()) {
-        metrics_.reconnects.Increment();
-        auto until = Clock::now() + backoff.next();
-        while (Clock::now() < until && !g_stop.load())
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      auto st = connect();
+      if (st == Start::kSlotActive) {
+        metrics_.active.Set(0);
+        nap(std::chrono::milliseconds(cfg_.source.standby_retry_ms));
+        continue;
+      }
+      if (st != Start::kStreaming) {
+        metrics_.active.Set(0);
+        if (st == Start::kFailed) {
+          metrics_.reconnects.Increment();
+          nap(backoff.next());
+        }
         continue;
       }
       backoff.reset();
@@ -276,6 +434,7 @@ int Invalidator::run() {
     if (exit_code != 0) break;
     if (!ok) {
       stream_.close();
+      metrics_.active.Set(0);
       metrics_.reconnects.Increment();
     }
     // Deliver when the batch is full, or the stream has gone quiet (nothing arrived during a
@@ -292,23 +451,32 @@ int Invalidator::run() {
     if (!batch_.empty() &&
         (!ok || quiet || batch_.key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys) ||
          Clock::now() - batch_started_ >= std::chrono::milliseconds(2))) {
-      if (!deliver_batch()) break;  // stopped while holding: nothing confirmed past it
-      batch_started_ = {};
+      // Held (down server, paused replica) and interrupted by a signal: a reload is applied at the
+      // top of the loop and delivery resumes; a stop leaves the loop.
+      if (deliver_batch()) batch_started_ = {};
+      else if (stopping()) break;
     }
     if (batch_.empty() && txns_ && !txns_->in_transaction())
       confirmed_ = std::max(confirmed_, heartbeat_end_);
     update_gauges();
     send_status(false);
-    if (quiet && batch_.empty() && stream_.connected()) stream_.wait_readable_us(100000);
+    if (quiet && batch_.empty() && stream_.connected() && !g_reload.load())
+      stream_.wait_readable_us(100000);
   }
-  // SIGINT/SIGTERM: finish what was read, confirm it, then leave.
-  if (exit_code == 0 && !batch_.empty()) {
-    g_stop.store(false);  // one more delivery attempt; a second signal aborts it
-    deliver_batch();
+  // SIGINT/SIGTERM: finish what was read and confirm it, but a held batch (server down, replica
+  // paused) gets only shutdown_timeout_ms more; it is not confirmed, so the slot replays it.
+  if (exit_code == 0 && !batch_.empty() && !slot_lost_) {
+    final_attempt_ = true;
+    shutdown_deadline_ = Clock::now() + std::chrono::milliseconds(cfg_.shutdown_timeout_ms);
+    if (!deliver_batch())
+      spdlog::warn("stopping with an unacknowledged batch of {} keys; the slot replays it after "
+                   "a restart", batch_.key_count());
   }
   send_status(true);
   update_gauges();
   stream_.close();
+  metrics_.active.Set(0);
+  if (slot_lost_ && exit_code == 0) exit_code = 3;
   spdlog::info("invalidator stopped; confirmed flush LSN {}", pgoutput::format_lsn(confirmed_));
   return exit_code;
 }
@@ -321,14 +489,17 @@ int run_invalidator(const config::DatacenterConfig& config) {
     return 1;
   }
   struct sigaction sa{};
-  sa.sa_handler = on_signal;
+  sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = on_reload_signal;
+  sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   const auto& inv = *config.invalidator;
   try {
     keys::TransactionKeysOptions options;
+    std::string lost;  // why the slot counts as lost at start-up, if it does
     {
       replication::Catalog catalog(inv.source.dsn);
       options = prepare(config, catalog);
@@ -336,12 +507,31 @@ int run_invalidator(const config::DatacenterConfig& config) {
       for (const auto& [t, _] : inv.tables) tables.push_back(t);
       if (!tables.empty())
         catalog.ensure_publication(inv.source.publication, tables, inv.source.create_publication);
-      catalog.ensure_slot(inv.source.slot, inv.source.create_slot);
+      auto slot = catalog.slot_status(inv.source.slot);
+      replication::SlotRecord here{inv.source.slot, catalog.system_identifier()};
+      std::optional<replication::SlotRecord> record;
+      if (!inv.source.state_file.empty())
+        record = replication::read_slot_record(inv.source.state_file);
+      if (record && record->slot != here.slot) record.reset();  // another slot: a new deployment
+      if (slot.lost) {
+        lost = "wal_status is 'lost' (invalidated, e.g. past max_slot_wal_keep_size)";
+      } else if (record && record->system_identifier != here.system_identifier) {
+        lost = inv.source.state_file + " records it on the cluster with system identifier " +
+               record->system_identifier + ", but the source's is " + here.system_identifier;
+      } else if (!slot.exists && record) {
+        lost = "it does not exist, but " + inv.source.state_file +
+               " records that this invalidator streamed from it";
+      } else {
+        catalog.ensure_slot(inv.source.slot, inv.source.create_slot);
+        if (!inv.source.state_file.empty() && !(record && *record == here))
+          replication::write_slot_record(inv.source.state_file, here);
+      }
     }
     Invalidator daemon(config, std::move(options));
     spdlog::info("invalidator for {} started: {} tables, {} memcached servers{}",
                  config.datacenter, inv.tables.size(), config.pool.servers.size(),
                  inv.wait_for_replay ? ", gated on the local replica" : "");
+    if (!lost.empty()) daemon.start_slot_lost(lost);
     return daemon.run();
   } catch (const std::exception& e) {
     spdlog::error("{}", e.what());

@@ -74,6 +74,16 @@ Metrics::Metrics(const std::optional<config::HostPort>& listen,
                         "Now minus the commit time of the oldest undelivered transaction")),
       holding(gauge(*registry, "mcinval_stream_held",
                     "1 while a down memcached server holds the stream back")),
+      active(gauge(*registry, "mcinval_active",
+                   "1 while this invalidator streams from the slot; 0 as a standby or when down")),
+      slot_lost(gauge(*registry, "mcinval_slot_lost",
+                      "1 once the replication slot was found missing or invalidated")),
+      reloads_applied(BuildCounter().Name("mcinval_config_reloads_total")
+                          .Help("SIGHUP config reloads by result").Register(*registry)
+                          .Add({{"result", "applied"}})),
+      reloads_refused(BuildCounter().Name("mcinval_config_reloads_total")
+                          .Help("SIGHUP config reloads by result").Register(*registry)
+                          .Add({{"result", "refused"}})),
       commit_to_ack(BuildHistogram()
                         .Name("mcinval_commit_to_ack_seconds")
                         .Help("Commit timestamp to delete acknowledged")

@@ -20,6 +20,12 @@ namespace mccache::invalidator {
 struct Metrics {
   Metrics(const std::optional<config::HostPort>& listen,
           const std::vector<config::HostPort>& servers);
+  // Leaves the HTTP server running instead of stopping it: civetweb's mg_stop waits for its
+  // listener's 2 s poll quantum, which delayed every exit by ~1.8 s. A Metrics dies only when the
+  // process ends; the exposer holds the registry weakly, so a late scrape finds nothing to read.
+  ~Metrics() { (void)exposer.release(); }
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
 
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<prometheus::Exposer> exposer;
@@ -46,6 +52,10 @@ struct Metrics {
   prometheus::Gauge& lag_bytes;
   prometheus::Gauge& lag_seconds;
   prometheus::Gauge& holding;             // 1 while a down server holds the stream
+  prometheus::Gauge& active;              // 1 while this process streams from the slot (not standby)
+  prometheus::Gauge& slot_lost;           // 1 once the slot was found missing or invalidated
+  prometheus::Counter& reloads_applied;   // SIGHUP reloads applied
+  prometheus::Counter& reloads_refused;   // SIGHUP reloads refused (bad file; the old one runs)
   // Commit timestamp → batch acknowledged, seconds. A histogram, not a Summary: prometheus-cpp's
   // CKMS summary memmoves its sample vector on every Observe, which cost 80% of the daemon's CPU
   // when replaying a backlog. Observed once per batch with ObserveMultiple.

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "lease/meta_commands.h"
+
 namespace mccache::invalidator::delivery {
 
 void Batch::add(CommittedTxn&& txn) {
@@ -40,19 +42,11 @@ void Batch::clear() {
 }
 
 void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
-                     int stale_ttl_s, std::string& out) {
+                     uint32_t stale_ttl_s, std::string& out) {
   out.clear();
-  std::string suffix = mode == DeleteMode::kInvalidate
-                           ? " q I T" + std::to_string(stale_ttl_s) + "\r\n"
-                           : std::string(" q\r\n");
-  out.reserve(keys.size() * (8 + suffix.size() + 24) + 16);
   if (flush_all) out += "flush_all\r\n";
-  for (const auto& k : keys) {
-    out += "md ";
-    out += k;
-    out += suffix;
-  }
-  out += "mn\r\n";
+  for (const auto& k : keys) lease::append_delete_command(out, k, mode, stale_ttl_s, /*quiet=*/true);
+  lease::append_noop_command(out);
 }
 
 }  // namespace mccache::invalidator::delivery

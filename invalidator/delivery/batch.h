@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "invalidator/pgoutput/decoder.h"
+#include "lease/settings.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -21,7 +22,8 @@ struct CommittedTxn {
   bool flush_region = false;  // a TRUNCATE under the flush_region policy
 };
 
-enum class DeleteMode { kInvalidate, kDelete };
+// What a delete does (lease/settings.h): Invalidate keeps a stale copy and voids leases.
+using DeleteMode = lease::DeleteMode;
 
 struct ServerPipeline {
   std::vector<std::string> keys;
@@ -65,10 +67,11 @@ class Batch {
   bool flush_region_ = false;
 };
 
-// The bytes for one server: optional flush_all, quiet deletes, then the closing mn.
-// kInvalidate: `md <key> q I T<ttl>` keeps a stale copy for lease-get and voids leases;
-// kDelete: `md <key> q`.
+// The bytes for one server: optional flush_all, quiet deletes, then the closing mn, built by the
+// lease library (lease/meta_commands.h) so the proxy and the invalidator send the same md:
+// Invalidate: `md <key> I T<ttl> q` keeps a stale copy for lease-get and voids leases;
+// Remove (or a stale TTL of 0): `md <key> q`.
 void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
-                     int stale_ttl_s, std::string& out);
+                     uint32_t stale_ttl_s, std::string& out);
 
 }  // namespace mccache::invalidator::delivery

@@ -10,7 +10,7 @@ namespace mccache::invalidator::delivery {
 Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfig& cfg,
                      Metrics& metrics)
     : cfg_(cfg),
-      mode_(cfg.mode == "delete" ? DeleteMode::kDelete : DeleteMode::kInvalidate),
+      mode_(lease::delete_mode_from_name(cfg.mode).value_or(DeleteMode::Invalidate)),
       metrics_(metrics) {
   for (const auto& s : pool.servers)
     servers_.emplace_back(s, std::chrono::milliseconds(cfg.request_timeout_ms));
@@ -19,7 +19,8 @@ Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfi
 
 bool Deliverer::send_to(size_t i, Batch& batch) {
   auto& keys = batch.pipelines()[i].keys;
-  encode_pipeline(keys, batch.flush_region(), mode_, cfg_.stale_ttl_s, request_);
+  encode_pipeline(keys, batch.flush_region(), mode_, static_cast<uint32_t>(cfg_.stale_ttl_s),
+                  request_);
   MetaReplyScanner replies;
   std::string error;
   bool ok = servers_[i].exchange(request_, replies, error);

@@ -1,6 +1,8 @@
 // Scans quiet-md pipeline replies line by line, tolerating any split of the byte stream.
 #include "invalidator/delivery/meta_reply.h"
 
+#include "lease/meta_reply.h"
+
 namespace mccache::invalidator::delivery {
 
 bool MetaReplyScanner::feed(std::string_view bytes) {
@@ -25,13 +27,24 @@ bool MetaReplyScanner::feed(std::string_view bytes) {
 }
 
 void MetaReplyScanner::line(std::string_view l) {
-  auto starts = [&](std::string_view p) { return l.substr(0, p.size()) == p; };
-  if (l == "MN") done_ = true;
-  else if (l == "NF") ++not_found_;
-  else if (l == "HD" || l == "OK") ++ok_;
-  else if (starts("CLIENT_ERROR")) ++client_errors_;
-  else if (starts("SERVER_ERROR") || l == "ERROR") ++server_errors_;
-  else ++unexpected_;
+  if (l == "OK") {  // flush_all's answer: not a meta reply
+    ++ok_;
+    return;
+  }
+  auto head = lease::parse_meta_head(l);
+  if (!head) {
+    ++unexpected_;
+    return;
+  }
+  switch (head->reply.status) {
+    case lease::MetaStatus::MN: done_ = true; break;
+    case lease::MetaStatus::NF: ++not_found_; break;
+    case lease::MetaStatus::HD: ++ok_; break;
+    case lease::MetaStatus::ClientError: ++client_errors_; break;
+    case lease::MetaStatus::ServerError:
+    case lease::MetaStatus::Error: ++server_errors_; break;
+    default: ++unexpected_; break;  // VA/EN/NS/EX: not an answer to md or mn
+  }
 }
 
 }  // namespace mccache::invalidator::delivery

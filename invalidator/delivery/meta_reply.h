@@ -1,7 +1,8 @@
 // Pure scanner of memcached's answers to a pipeline of quiet meta deletes closed by `mn`.
 // memcached 1.6.18 suppresses HD for `md <key> q`, still answers NF and errors, and answers `mn`
 // with MN only after everything before it (protocol.txt, "Meta No-Op"), so MN acknowledges the
-// whole pipeline.
+// whole pipeline. Lines are split here (any split of the byte stream, bounded memory) and
+// classified by the lease library's meta reply parser (lease/meta_reply.h).
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,24 @@ const TableKeys* TransactionKeys::table_for(uint32_t relation_id) const {
   return it == relations_.end() ? nullptr : &it->second;
 }
 
+bool TransactionKeys::replace_options(TransactionKeysOptions options, std::string& error) {
+  if (in_txn_) {
+    error = "a transaction is open";
+    return false;
+  }
+  std::unordered_map<uint32_t, TableKeys> rebound;
+  for (const auto& [id, rel] : seen_relations_) {
+    auto it = options.tables.find(rel.schema + "." + rel.name);
+    if (it == options.tables.end()) continue;
+    TableKeys tk(it->second);
+    if (!tk.bind(rel, error)) return false;
+    rebound.emplace(id, std::move(tk));
+  }
+  options_ = std::move(options);
+  relations_ = std::move(rebound);
+  return true;
+}
+
 StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
   using namespace pgoutput;
   StreamEvent ev;
@@ -30,6 +48,7 @@ StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
         } else if constexpr (std::is_same_v<T, Relation>) {
           // Relation messages precede changes and repeat after DDL: rebind every time.
           relations_.erase(m.id);
+          seen_relations_.insert_or_assign(m.id, m);
           auto it = options_.tables.find(m.schema + "." + m.name);
           if (it == options_.tables.end()) return;
           TableKeys tk(it->second);

@@ -38,6 +38,11 @@ class TransactionKeys {
   StreamEvent on_message(pgoutput::Decoded&& message);
 
   bool in_transaction() const { return in_txn_; }
+  // Swaps the templates (config reload). Only between transactions, so one transaction's keys
+  // all come from one config. Rebinds every relation seen in this session (pgoutput sends a
+  // Relation once per session); false with `error` when a table lacks a template's column, and
+  // then nothing changed.
+  bool replace_options(TransactionKeysOptions options, std::string& error);
   const KeyStats& stats() const { return stats_; }
   uint64_t rows() const { return rows_; }
 
@@ -47,6 +52,8 @@ class TransactionKeys {
   TransactionKeysOptions options_;
   // Relation id → bound templates; nullptr-like (absent) for tables we do not cache.
   std::unordered_map<uint32_t, TableKeys> relations_;
+  // Every Relation of this session, cached table or not, for replace_options().
+  std::unordered_map<uint32_t, pgoutput::Relation> seen_relations_;
   bool in_txn_ = false;
   delivery::CommittedTxn current_;
   KeyStats stats_;

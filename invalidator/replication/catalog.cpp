@@ -1,6 +1,8 @@
 // Catalog queries and idempotent creation of the publication and slot.
 #include "invalidator/replication/catalog.h"
 
+#include "invalidator/pgoutput/stream_frame.h"
+
 #include <spdlog/spdlog.h>
 
 #include <memory>
@@ -135,6 +137,34 @@ void Catalog::ensure_slot(const std::string& slot, bool create) {
                              "', 'pgoutput') or allow creation");
   Result c(exec("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", {slot}));
   spdlog::info("created logical replication slot {} (pgoutput)", slot);
+}
+
+Catalog::SlotStatus Catalog::slot_status(const std::string& slot) {
+  Result r(exec("SELECT COALESCE(wal_status, '') FROM pg_replication_slots WHERE slot_name = $1",
+                {slot}));
+  SlotStatus st;
+  st.exists = PQntuples(r.get()) > 0;
+  st.lost = st.exists && std::string(PQgetvalue(r.get(), 0, 0)) == "lost";
+  return st;
+}
+
+std::string Catalog::system_identifier() {
+  Result r(exec("SELECT system_identifier::text FROM pg_control_system()"));
+  return PQntuples(r.get()) > 0 ? PQgetvalue(r.get(), 0, 0) : "";
+}
+
+pgoutput::Lsn Catalog::replace_lost_slot(const std::string& slot) {
+  Result d(exec("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                " WHERE slot_name = $1 AND wal_status = 'lost'",
+                {slot}));
+  if (!slot_status(slot).exists) {
+    Result c(exec("SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')", {slot}));
+    spdlog::warn("created a new logical replication slot {} at {}", slot, PQgetvalue(c.get(), 0, 0));
+  }
+  Result r(exec("SELECT pg_current_wal_insert_lsn()::text"));
+  pgoutput::Lsn lsn = 0;
+  pgoutput::parse_lsn(PQgetvalue(r.get(), 0, 0), lsn);
+  return lsn;
 }
 
 }  // namespace mccache::invalidator::replication

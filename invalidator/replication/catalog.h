@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "invalidator/keys/key_template.h"
+#include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::replication {
 
@@ -24,6 +25,19 @@ class Catalog {
   void ensure_publication(const std::string& name, const std::vector<std::string>& tables,
                           bool create);
   void ensure_slot(const std::string& slot, bool create);
+
+  struct SlotStatus {
+    bool exists = false;
+    bool lost = false;  // wal_status 'lost': invalidated, can no longer stream
+  };
+  SlotStatus slot_status(const std::string& slot);
+  // pg_control_system().system_identifier: tells this cluster (and its physical replicas) apart
+  // from any other.
+  std::string system_identifier();
+  // After slot loss (on_slot_lost "flush_region"): drops `slot` if it is invalidated, creates it
+  // if missing (another invalidator may already have), and returns pg_current_wal_insert_lsn()
+  // read after that: every change the new slot will not stream is below it.
+  pgoutput::Lsn replace_lost_slot(const std::string& slot);
 
  private:
   PGresult* exec(const std::string& sql, const std::vector<std::string>& params = {});

@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "invalidator/pgoutput/stream_frame.h"
 
@@ -31,8 +32,38 @@ void ReplicationStream::close() {
   conn_ = nullptr;
 }
 
-bool ReplicationStream::start(std::string& error) {
+// Reads the slot's row in pg_replication_slots: missing, lost, or who streams from it.
+ReplicationStream::Start ReplicationStream::slot_state(int& active_pid, std::string& error) {
+  std::string slot_literal;
+  {
+    char* lit = PQescapeLiteral(conn_, options_.slot.data(), options_.slot.size());
+    slot_literal = lit ? lit : "''";
+    if (lit) PQfreemem(lit);
+  }
+  PGresult* r = PQexec(conn_, ("SELECT COALESCE(active_pid, 0), COALESCE(wal_status, '')"
+                               " FROM pg_replication_slots WHERE slot_name = " + slot_literal)
+                                  .c_str());
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    error = std::string("reading pg_replication_slots: ") + PQerrorMessage(conn_);
+    PQclear(r);
+    return Start::kFailed;
+  }
+  Start st = Start::kStreaming;
+  if (PQntuples(r) == 0) {
+    st = Start::kSlotMissing;
+  } else if (std::string_view(PQgetvalue(r, 0, 1)) == "lost") {
+    st = Start::kSlotLost;
+  } else {
+    active_pid = std::atoi(PQgetvalue(r, 0, 0));
+    if (active_pid != 0) st = Start::kSlotActive;
+  }
+  PQclear(r);
+  return st;
+}
+
+ReplicationStream::Start ReplicationStream::start(std::string& error, int& active_pid) {
   close();
+  active_pid = 0;
   std::string dsn = options_.dsn +
                     " replication=database connect_timeout=5 application_name=mcinval_" +
                     options_.slot;
@@ -40,14 +71,24 @@ bool ReplicationStream::start(std::string& error) {
   if (PQstatus(conn_) != CONNECTION_OK) {
     error = PQerrorMessage(conn_);
     close();
-    return false;
+    return Start::kFailed;
+  }
+  if (auto st = slot_state(active_pid, error); st != Start::kStreaming) {
+    if (st == Start::kSlotMissing) error = "replication slot \"" + options_.slot + "\" does not exist";
+    if (st == Start::kSlotLost)
+      error = "replication slot \"" + options_.slot + "\" was invalidated (wal_status 'lost')";
+    if (st == Start::kSlotActive)
+      error = "replication slot \"" + options_.slot + "\" is active for PID " +
+              std::to_string(active_pid);
+    close();
+    return st;
   }
   PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
     error = std::string("IDENTIFY_SYSTEM: ") + PQerrorMessage(conn_);
     PQclear(r);
     close();
-    return false;
+    return Start::kFailed;
   }
   PQclear(r);
   // From 0/0: the walsender starts at the slot's confirmed_flush_lsn, i.e. just after the last
@@ -66,12 +107,15 @@ bool ReplicationStream::start(std::string& error) {
   if (PQresultStatus(r) != PGRES_COPY_BOTH) {
     error = std::string("START_REPLICATION: ") + PQerrorMessage(conn_);
     PQclear(r);
+    // Lost a race with another consumer, or the slot went away in between: say which.
+    std::string ignored;
+    auto st = slot_state(active_pid, ignored);
     close();
-    return false;
+    return st == Start::kStreaming ? Start::kFailed : st;
   }
   PQclear(r);
   PQsetnonblocking(conn_, 1);
-  return true;
+  return Start::kStreaming;
 }
 
 ReplicationStream::Read ReplicationStream::read(CopyBuffer& out, std::string& error) {

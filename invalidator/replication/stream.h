@@ -46,8 +46,14 @@ class ReplicationStream {
   ReplicationStream(const ReplicationStream&) = delete;
   ReplicationStream& operator=(const ReplicationStream&) = delete;
 
-  // Connects and starts streaming from the slot's confirmed position.
-  bool start(std::string& error);
+  // Why start() did not stream. A slot admits one consumer: a second invalidator (a standby) sees it
+  // active and retries later; a slot that is missing or invalidated (wal_status 'lost') must never
+  // be replaced silently (docs/invalidator.md, "Slot loss").
+  enum class Start { kStreaming, kSlotActive, kSlotMissing, kSlotLost, kFailed };
+  // Connects and starts streaming from the slot's confirmed position. The slot's state is read
+  // first on the same connection (a walsender in database mode runs plain SQL), so the outcome
+  // does not depend on the server's message language. `active_pid`: the consumer on kSlotActive.
+  Start start(std::string& error, int& active_pid);
   bool connected() const { return conn_ != nullptr; }
   void close();
 
@@ -60,6 +66,8 @@ class ReplicationStream {
   bool send_status(pgoutput::Lsn flush, std::string& error);
 
  private:
+  Start slot_state(int& active_pid, std::string& error);
+
   StreamOptions options_;
   PGconn* conn_ = nullptr;
 };

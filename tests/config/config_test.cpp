@@ -170,3 +170,51 @@ TEST(HostPort, ParsesV4V6AndRejectsJunk) {
 
 }  // namespace
 }  // namespace mccache::config
+
+// Invalidator operations fields (issue 10): standby retry, slot-loss policy and state file,
+// shutdown deadline.
+namespace mccache::config {
+namespace {
+
+std::string invalidator_config(const std::string& source_extra, const std::string& extra = "") {
+  return R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
+      "invalidator": {"source": {"dsn": "x")" + source_extra + "}" + extra + "}}";
+}
+
+TEST(Config, InvalidatorOperationsFields_HaveDocumentedDefaults) {
+  auto c = parse_config(invalidator_config(""), "dc.json");
+  EXPECT_EQ(c.invalidator->source.standby_retry_ms, 1000);
+  EXPECT_EQ(c.invalidator->source.on_slot_lost, "halt");
+  EXPECT_EQ(c.invalidator->source.state_file, "");
+  EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 5000);
+  c = parse_config(invalidator_config(R"(, "standby_retry_ms": 250, "on_slot_lost": "flush_region",
+      "state_file": "/var/lib/mcinval/dc1.state")", R"(, "shutdown_timeout_ms": 0)"), "dc.json");
+  EXPECT_EQ(c.invalidator->source.standby_retry_ms, 250);
+  EXPECT_EQ(c.invalidator->source.on_slot_lost, "flush_region");
+  EXPECT_EQ(c.invalidator->source.state_file, "/var/lib/mcinval/dc1.state");
+  EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 0);
+}
+
+TEST(Config, StandbyRetryOutOfRange_IsRefused) {
+  EXPECT_THAT(error_of(invalidator_config(R"(, "standby_retry_ms": 0)")),
+              HasSubstr("invalidator.source.standby_retry_ms"));
+}
+
+TEST(Config, UnknownSlotLostPolicy_ListsTheChoices) {
+  EXPECT_THAT(error_of(invalidator_config(R"(, "on_slot_lost": "recreate")")),
+              HasSubstr("invalidator.source.on_slot_lost: \"recreate\" is not one of \"halt\", "
+                        "\"flush_region\""));
+}
+
+TEST(Config, StateFileNotAString_IsRefused) {
+  EXPECT_THAT(error_of(invalidator_config(R"(, "state_file": 3)")),
+              HasSubstr("invalidator.source.state_file"));
+}
+
+TEST(Config, NegativeShutdownTimeout_IsRefused) {
+  EXPECT_THAT(error_of(invalidator_config("", R"(, "shutdown_timeout_ms": -1)")),
+              HasSubstr("invalidator.shutdown_timeout_ms"));
+}
+
+}  // namespace
+}  // namespace mccache::config

@@ -64,10 +64,13 @@ TEST(Batch, Clear_ForgetsKeysAndAcks) {
 
 TEST(EncodePipeline, InvalidateMode_SendsQuietStaleDeletesClosedByMn) {
   std::string out;
-  encode_pipeline({"a", "b"}, false, DeleteMode::kInvalidate, 10, out);
-  EXPECT_EQ(out, "md a q I T10\r\nmd b q I T10\r\nmn\r\n");
-  encode_pipeline({"a"}, true, DeleteMode::kDelete, 10, out);
+  encode_pipeline({"a", "b"}, false, DeleteMode::Invalidate, 10, out);
+  EXPECT_EQ(out, "md a I T10 q\r\nmd b I T10 q\r\nmn\r\n");
+  encode_pipeline({"a"}, true, DeleteMode::Remove, 10, out);
   EXPECT_EQ(out, "flush_all\r\nmd a q\r\nmn\r\n");
+  // A stale TTL of 0 is a removal: "md I T0" would make the stale copy immortal.
+  encode_pipeline({"a"}, false, DeleteMode::Invalidate, 0, out);
+  EXPECT_EQ(out, "md a q\r\nmn\r\n");
 }
 
 // Reply bytes as memcached 1.6.18 sent them for: set; md hit q; md miss q; bad key; mn.

@@ -1,0 +1,436 @@
+// Operations of the real invalidator binary against a real PostgreSQL 15 primary +
+// replica and real memcached: a standby taking over after kill -9 under writes, slot loss (dropped
+// or invalidated) under both policies, SIGHUP reload of the key templates, and a bounded SIGTERM
+// while the stream is held.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "config/json_reader.h"
+#include "mcproxy/route/ketama.h"
+#include "tests/invalidator/support/pg_cluster.h"
+#include "tests/support/servers.h"
+
+namespace mccache::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// GET /metrics; "" when nothing answers.
+std::string scrape(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval tv{2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string out;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+    std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      char buf[8192];
+      ssize_t n;
+      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+// The value of an unlabelled metric, or -1.
+double metric(uint16_t port, const std::string& name) {
+  auto text = scrape(port);
+  auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + name.size() + 2));
+}
+
+// Waits for `pid` to exit; its exit status, or -1 after `timeout`.
+int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  int status = 0;
+  if (!eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+class OperationsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 1);
+    mc_[0] = new MemcachedServer();
+    mc_[1] = new MemcachedServer();
+    Sql sql(pg_->primary());
+    sql.query(
+        "CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL);"
+        "ALTER TABLE users REPLICA IDENTITY FULL;");
+  }
+  static void TearDownTestSuite() {
+    delete mc_[0];
+    delete mc_[1];
+    delete pg_;
+  }
+  void SetUp() override { daemons_.reserve(16); }  // start() hands out references into it
+  void TearDown() override {
+    for (auto& d : daemons_)
+      if (d.pid > 0) stop_process(d.pid, SIGKILL);
+  }
+
+  struct Daemon {
+    pid_t pid = -1;
+    uint16_t metrics_port = 0;
+    std::string log;
+  };
+
+  static std::vector<config::HostPort> servers() {
+    return {{"127.0.0.1", mc_[0]->port()}, {"127.0.0.1", mc_[1]->port()}};
+  }
+  static MemcachedServer& server_for(const std::string& key) {
+    route::KetamaRing ring(servers());
+    return *mc_[ring.server_for(key)];
+  }
+
+  // A config for slot `slot`; `name` tells the files of several daemons apart.
+  std::string write_config(const std::string& name, const std::string& slot, uint16_t metrics_port,
+                           const std::string& source_extra = "",
+                           const std::string& tables = R"({"public.users": ["user:{id}"]})") {
+    std::string path = pg_->dir() + "/" + name + ".json";
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
+                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+ "invalidator": {"metrics_listen": "127.0.0.1:)"
+                        << metrics_port << R"(",
+   "source": {"dsn": ")" << pg_->primary() << R"(", "slot": ")" << slot
+                        << R"(", "standby_retry_ms": 200)" << source_extra << R"(},
+   "wait_for_replay": ")" << pg_->replica() << R"(",
+   "tables": )" << tables << R"(,
+   "shutdown_timeout_ms": 1000,
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 300}}})";
+    return path;
+  }
+
+  // Starts the binary with `config` (written for `metrics_port`); waits for its metrics port.
+  Daemon& start(const std::string& config, uint16_t metrics_port, const std::string& name) {
+    Daemon d;
+    d.metrics_port = metrics_port;
+    d.log = pg_->dir() + "/" + name + "-" + std::to_string(daemons_.size()) + ".log";
+    d.pid = spawn({std::string(MCCACHE_BIN_DIR) + "/invalidator", "--config", config}, d.log);
+    daemons_.push_back(d);
+    EXPECT_TRUE(wait_for_port(metrics_port, 15s)) << read_file(d.log);
+    return daemons_.back();
+  }
+
+  static void set(const std::string& key) {
+    LineClient c(server_for(key).port());
+    ASSERT_EQ(c.call("set " + key + " 0 0 5\r\nvalue\r\n"), "STORED\r\n");
+  }
+  static bool invalidated(const std::string& key) {
+    LineClient c(server_for(key).port());
+    auto r = c.call("mg " + key + " v\r\n");
+    if (r.rfind("EN", 0) == 0) return true;
+    if (r.rfind("VA", 0) == 0) {
+      r += c.read_until("\r\n");
+      return r.find(" X") != std::string::npos;
+    }
+    return false;
+  }
+  static bool all_invalidated(int from, int to) {
+    for (int i = from; i <= to; ++i)
+      if (!invalidated("user:" + std::to_string(i))) return false;
+    return true;
+  }
+  static bool slot_exists(const std::string& slot) {
+    Sql sql(pg_->primary());
+    return sql.query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = '" + slot +
+                     "'") == "1";
+  }
+  static bool slot_active(const std::string& slot) {
+    Sql sql(pg_->primary());
+    return sql.query("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'") ==
+           "t";
+  }
+  // pg_drop_replication_slot needs the slot inactive, and the daemon reconnects at once when its
+  // walsender ends: so refuse new connections in pg_hba.conf for the moment of the drop (logical
+  // replication connections match database lines, not "replication" ones; the daemon retries),
+  // end the walsender, wait for it to release the slot, drop, restore the file.
+  static bool drop_slot_under_daemon(const std::string& slot) {
+    Sql sql(pg_->primary());
+    std::string hba = sql.query("SHOW hba_file");
+    std::string original = read_file(hba);
+    std::ofstream(hba) << "local all all reject\nhost all all all reject\n" << original;
+    sql.query("SELECT pg_reload_conf()");
+    std::this_thread::sleep_for(300ms);  // the postmaster rereads the file asynchronously
+    std::string last_error;
+    bool dropped = eventually([&] {
+      try {
+        sql.query("DO $$ BEGIN PERFORM pg_terminate_backend(active_pid, 3000)"
+                  " FROM pg_replication_slots WHERE slot_name = '" + slot +
+                  "' AND active_pid IS NOT NULL;"
+                  " FOR i IN 1..3000 LOOP"
+                  "   EXIT WHEN NOT (SELECT active FROM pg_replication_slots"
+                  "                  WHERE slot_name = '" + slot + "');"
+                  "   PERFORM pg_sleep(0.001);"
+                  " END LOOP;"
+                  " PERFORM pg_drop_replication_slot('" + slot + "'); END $$");
+        return true;
+      } catch (const std::exception& e) {
+        last_error = e.what();
+        return false;
+      }
+    }, 10s);
+    std::ofstream(hba) << original;
+    sql.query("SELECT pg_reload_conf()");
+    EXPECT_TRUE(dropped) << last_error;
+    return dropped;
+  }
+
+  // The other way a slot is lost: it falls further behind than max_slot_wal_keep_size (here while
+  // a down memcached server holds the stream) and a checkpoint invalidates it (wal_status 'lost').
+  // `key_id` is a users row whose key's server is stopped meanwhile.
+  static void invalidate_slot_under_daemon(const std::string& slot, uint16_t port, int key_id,
+                                           const std::string& log) {
+    Sql sql(pg_->primary());
+    auto& server = server_for("user:" + std::to_string(key_id));
+    server.kill9();
+    sql.query("INSERT INTO users VALUES (" + std::to_string(key_id) + ", 'held')");
+    ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 1; }))
+        << read_file(log);
+    sql.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    sql.query("SELECT pg_reload_conf()");
+    sql.query("CREATE TEMP TABLE filler (x int)");
+    std::string wal_status;
+    bool lost = eventually([&] {
+      sql.query("INSERT INTO filler SELECT 1; SELECT pg_switch_wal()");
+      sql.query("CHECKPOINT");
+      wal_status =
+          sql.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+      return wal_status == "lost";
+    }, 20s);
+    sql.query("ALTER SYSTEM RESET max_slot_wal_keep_size");
+    sql.query("SELECT pg_reload_conf()");
+    server.start();
+    ASSERT_TRUE(wait_for_port(server.port(), 5s));
+    ASSERT_TRUE(lost) << "wal_status " << wal_status;
+  }
+
+  static PgCluster* pg_;
+  static MemcachedServer* mc_[2];
+  std::vector<Daemon> daemons_;
+};
+
+PgCluster* OperationsTest::pg_ = nullptr;
+MemcachedServer* OperationsTest::mc_[2] = {nullptr, nullptr};
+
+TEST_F(OperationsTest, Standby_TakesOverAfterKill9OfTheActive_UnderWrites_LosingNothing) {
+  uint16_t pa = free_tcp_port(), pb = free_tcp_port();
+  auto& a = start(write_config("sa", "standby", pa), pa, "standby_a");
+  ASSERT_TRUE(eventually([&] { return metric(pa, "mcinval_active") == 1; })) << read_file(a.log);
+  auto& b = start(write_config("sb", "standby", pb), pb, "standby_b");
+  std::this_thread::sleep_for(600ms);
+  EXPECT_EQ(metric(pb, "mcinval_active"), 0) << read_file(b.log);
+  EXPECT_EQ(metric(pa, "mcinval_active"), 1);
+
+  // Writes: set each row's key, then commit the row; its invalidation must arrive whoever streams.
+  std::atomic<int> last{1000};
+  std::atomic<bool> writing{true};
+  std::thread writer([&] {
+    Sql sql(pg_->primary());
+    auto until = Clock::now() + 4s;
+    for (int id = 1001; writing && Clock::now() < until; ++id) {
+      set("user:" + std::to_string(id));
+      sql.query("INSERT INTO users VALUES (" + std::to_string(id) + ", 'w" + std::to_string(id) +
+                "')");
+      last = id;
+      std::this_thread::sleep_for(5ms);
+    }
+  });
+  std::this_thread::sleep_for(1500ms);
+  pid_t active = daemons_[0].pid;
+  kill(active, SIGKILL);
+  waitpid(active, nullptr, 0);
+  daemons_[0].pid = -1;
+  auto killed_at = Clock::now();
+  EXPECT_TRUE(eventually([&] { return metric(pb, "mcinval_active") == 1; }, 5s))
+      << read_file(daemons_[1].log);
+  auto takeover = Clock::now() - killed_at;
+  EXPECT_LT(takeover, 5s);
+  writer.join();
+  ASSERT_GT(last.load(), 1010);
+  EXPECT_TRUE(eventually([&] { return all_invalidated(1001, last.load()); }, 20s))
+      << "rows 1001.." << last.load() << "\n" << read_file(daemons_[1].log);
+}
+
+TEST_F(OperationsTest, SlotDroppedUnderHalt_StopsStreaming_SaysSo_AndNeverRecreatesIt) {
+  uint16_t port = free_tcp_port();
+  std::string state = pg_->dir() + "/halt.state";
+  auto config = write_config("halt", "halted", port, R"(, "state_file": ")" + state + "\"");
+  auto& d = start(config, port, "halt");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  ASSERT_TRUE(drop_slot_under_daemon("halted"));
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
+      << read_file(d.log);
+  EXPECT_EQ(metric(port, "mcinval_active"), 0);
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(slot_exists("halted")) << "a lost slot was silently replaced";
+  auto log = read_file(d.log);
+  EXPECT_NE(log.find("replication slot halted is lost"), std::string::npos) << log;
+
+  // A restart finds the state file and does not create a slot either.
+  stop_process(d.pid, SIGTERM);
+  d.pid = -1;
+  auto& again = start(config, port, "halt");
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
+      << read_file(again.log);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(slot_exists("halted"));
+}
+
+TEST_F(OperationsTest, SlotInvalidatedUnderHalt_IsReported_AndNotReplaced) {
+  uint16_t port = free_tcp_port();
+  auto& d = start(write_config("keep", "kept", port), port, "keep");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  invalidate_slot_under_daemon("kept", port, 5001, d.log);
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
+      << read_file(d.log);
+  EXPECT_EQ(metric(port, "mcinval_active"), 0);
+  auto log = read_file(d.log);
+  EXPECT_NE(log.find("replication slot kept is lost"), std::string::npos) << log;
+  std::this_thread::sleep_for(500ms);
+  Sql sql(pg_->primary());
+  EXPECT_EQ(sql.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'kept'"),
+            "lost")
+      << "an invalidated slot was silently replaced";
+  stop_process(d.pid, SIGKILL);
+  d.pid = -1;
+  sql.query("SELECT pg_drop_replication_slot('kept')");
+}
+
+TEST_F(OperationsTest, SlotInvalidatedUnderFlushRegion_FlushesThePool_ThenStreamsFromANewSlot) {
+  uint16_t port = free_tcp_port();
+  auto config = write_config("keepflush", "keptflush", port, R"(, "on_slot_lost": "flush_region")");
+  auto& d = start(config, port, "keepflush");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  invalidate_slot_under_daemon("keptflush", port, 5101, d.log);
+  set("unrelated:c");
+  set("unrelated:d");
+  EXPECT_TRUE(eventually([&] { return invalidated("unrelated:c") && invalidated("unrelated:d"); },
+                         15s))
+      << read_file(d.log);
+  Sql sql(pg_->primary());
+  EXPECT_TRUE(eventually([&] {
+    return sql.query("SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'keptflush'") ==
+           "reserved";
+  })) << read_file(d.log);
+  set("user:5102");
+  sql.query("INSERT INTO users VALUES (5102, 'after')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:5102"); })) << read_file(d.log);
+}
+
+TEST_F(OperationsTest, SlotDroppedUnderFlushRegion_FlushesThePool_ThenStreamsFromANewSlot) {
+  uint16_t port = free_tcp_port();
+  auto config = write_config("flush", "flushed", port, R"(, "on_slot_lost": "flush_region")");
+  auto& d = start(config, port, "flush");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  set("unrelated:a");
+  set("unrelated:b");
+  ASSERT_TRUE(drop_slot_under_daemon("flushed"));
+  EXPECT_TRUE(eventually([&] { return invalidated("unrelated:a") && invalidated("unrelated:b"); }))
+      << read_file(d.log);
+  EXPECT_TRUE(eventually([&] { return slot_active("flushed"); })) << read_file(d.log);
+  EXPECT_EQ(metric(port, "mcinval_slot_lost"), 0);
+  set("user:2001");
+  Sql(pg_->primary()).query("INSERT INTO users VALUES (2001, 'after')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:2001"); })) << read_file(d.log);
+}
+
+TEST_F(OperationsTest, Sighup_SwapsTemplates_AndABrokenFileIsRefusedWhileTheOldKeepsRunning) {
+  uint16_t port = free_tcp_port();
+  auto config = write_config("reload", "reloaded", port);
+  auto& d = start(config, port, "reload");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  Sql sql(pg_->primary());
+  write_config("reload", "reloaded", port, "",
+               R"({"public.users": ["user:{id}", "user_by_name:{username}"]})");
+  kill(d.pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] { return read_file(d.log).find("reloaded ") != std::string::npos; }))
+      << read_file(d.log);
+  set("user_by_name:hup");
+  sql.query("INSERT INTO users VALUES (3001, 'hup')");
+  EXPECT_TRUE(eventually([] { return invalidated("user_by_name:hup"); })) << read_file(d.log);
+
+  std::ofstream(config) << R"({"datacenter": "dc1", "pool": {"servers": []}})";
+  kill(d.pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] {
+    return read_file(d.log).find("reload refused, the running config stays") != std::string::npos;
+  })) << read_file(d.log);
+  EXPECT_NE(read_file(d.log).find("pool.servers: needs at least one memcached server"),
+            std::string::npos);
+  set("user_by_name:still");
+  sql.query("INSERT INTO users VALUES (3002, 'still')");
+  EXPECT_TRUE(eventually([] { return invalidated("user_by_name:still"); })) << read_file(d.log);
+}
+
+TEST_F(OperationsTest, SigtermWhileHeldByADownServer_ExitsInBoundedTime_AndRestartLosesNothing) {
+  uint16_t port = free_tcp_port();
+  auto config = write_config("held", "held", port);
+  auto& d = start(config, port, "held");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  auto& server = server_for("user:4001");
+  server.kill9();
+  Sql(pg_->primary()).query("INSERT INTO users SELECT g, 'h' || g FROM generate_series(4001, 4040) g");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 1; }))
+      << read_file(d.log);
+  auto t0 = Clock::now();
+  kill(d.pid, SIGTERM);
+  int status = wait_exit(d.pid, 6s);  // shutdown_timeout_ms 1000 + a request timeout + slack
+  auto took = Clock::now() - t0;
+  d.pid = -1;
+  EXPECT_EQ(status, 0) << read_file(d.log);
+  EXPECT_LT(took, 3s) << read_file(d.log);
+
+  server.start();
+  ASSERT_TRUE(wait_for_port(server.port(), 5s));
+  for (int i = 4001; i <= 4040; ++i) set("user:" + std::to_string(i));
+  auto& again = start(config, port, "held");
+  EXPECT_TRUE(eventually([] { return all_invalidated(4001, 4040); }, 15s)) << read_file(again.log);
+}
+
+TEST_F(OperationsTest, SigtermWhenIdle_ExitsPromptly) {
+  uint16_t port = free_tcp_port();
+  auto& d = start(write_config("idle", "idle", port), port, "idle");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  auto t0 = Clock::now();
+  kill(d.pid, SIGTERM);
+  EXPECT_EQ(wait_exit(d.pid, 5s), 0);
+  d.pid = -1;
+  EXPECT_LT(Clock::now() - t0, 700ms);
+}
+
+}  // namespace
+}  // namespace mccache::testing
