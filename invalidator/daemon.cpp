@@ -80,7 +80,8 @@ class Invalidator {
         deliverer_(c.pool, cfg_.delivery, metrics_),
         stream_({cfg_.source.dsn, cfg_.source.slot, cfg_.source.publication}),
         batch_(c.pool.servers.size(), [this](std::string_view k) { return ring_.server_for(k); }) {
-    if (cfg_.wait_for_replay) gate_ = std::make_unique<delivery::ReplayGate>(*cfg_.wait_for_replay);
+    // Without a local replica the region reads the primary itself: gate on visibility there.
+    gate_ = std::make_unique<delivery::ReplayGate>(cfg_.wait_for_replay.value_or(cfg_.source.dsn));
   }
 
   int run();
@@ -202,10 +203,12 @@ bool Invalidator::recover_lost_slot() {
   auto idle = [] {};
   // A reader that misses after the flush must read a replica that has every change the new slot
   // will not stream, or it could refill the cache from an older row (design.md, race 2).
-  if (gate_ && !gate_->wait_for(bar, keep_going, idle)) return false;
+  if (!gate_->wait_for(bar, {}, keep_going, idle)) return false;
   delivery::Batch flush(config_.pool.servers.size(),
                         [this](std::string_view k) { return ring_.server_for(k); });
-  flush.add({0, 0, {}, true});
+  delivery::CommittedTxn everything;
+  everything.flush_region = true;
+  flush.add(std::move(everything));
   if (deliverer_.deliver(flush, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
     return false;
   spdlog::warn("slot {} replaced and every server of the pool flushed; streaming resumes",
@@ -353,15 +356,13 @@ bool Invalidator::deliver_batch() {
   auto keep_going = [this] { return keep_delivering(); };
   auto idle = [this] { send_status(false); };
   if (batch_.key_count() > 0 || batch_.flush_region()) {
-    if (gate_) {
-      auto before = gate_->total_wait();
-      auto polls = gate_->polls();
-      bool ok = gate_->wait_for(batch_.end_lsn(), keep_going, idle);
-      metrics_.replica_wait_seconds.Increment(
-          std::chrono::duration<double>(gate_->total_wait() - before).count());
-      metrics_.replica_polls.Increment(static_cast<double>(gate_->polls() - polls));
-      if (!ok) return false;
-    }
+    auto before = gate_->total_wait();
+    auto polls = gate_->polls();
+    bool shown = gate_->wait_for(batch_.end_lsn(), batch_.xids(), keep_going, idle);
+    metrics_.replica_wait_seconds.Increment(
+        std::chrono::duration<double>(gate_->total_wait() - before).count());
+    metrics_.replica_polls.Increment(static_cast<double>(gate_->polls() - polls));
+    if (!shown) return false;
     if (deliverer_.deliver(batch_, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
       return false;
     metrics_.keys.Increment(static_cast<double>(batch_.key_count()));
@@ -530,7 +531,7 @@ int run_invalidator(const config::DatacenterConfig& config) {
     Invalidator daemon(config, std::move(options));
     spdlog::info("invalidator for {} started: {} tables, {} memcached servers{}",
                  config.datacenter, inv.tables.size(), config.pool.servers.size(),
-                 inv.wait_for_replay ? ", gated on the local replica" : "");
+                 inv.wait_for_replay ? ", gated on the local replica" : ", gated on the primary's visibility");
     if (!lost.empty()) daemon.start_slot_lost(lost);
     return daemon.run();
   } catch (const std::exception& e) {

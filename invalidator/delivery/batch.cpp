@@ -15,6 +15,7 @@ void Batch::add(CommittedTxn&& txn) {
     commit_times_.push_back(txn.commit_time);
   }
   flush_region_ = flush_region_ || txn.flush_region;
+  if (txn.xid != 0 && (!txn.keys.empty() || txn.flush_region)) xids_.push_back(txn.xid);
   for (auto& k : txn.keys) {
     if (!seen_.insert(k).second) continue;
     pipelines_[route_(k)].keys.push_back(std::move(k));
@@ -38,6 +39,7 @@ void Batch::clear() {
   end_lsn_ = 0;
   oldest_commit_ = 0;
   commit_times_.clear();
+  xids_.clear();
   flush_region_ = false;
 }
 

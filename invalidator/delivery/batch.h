@@ -18,6 +18,7 @@ namespace mccache::invalidator::delivery {
 struct CommittedTxn {
   pgoutput::Lsn end_lsn = 0;  // 0: carries no position (a non-transactional message)
   pgoutput::PgTimestamp commit_time = 0;
+  uint32_t xid = 0;  // 0: none (a non-transactional message)
   std::vector<std::string> keys;
   bool flush_region = false;  // a TRUNCATE under the flush_region policy
 };
@@ -42,6 +43,8 @@ class Batch {
   pgoutput::Lsn end_lsn() const { return end_lsn_; }
   pgoutput::PgTimestamp oldest_commit_time() const { return oldest_commit_; }
   const std::vector<pgoutput::PgTimestamp>& commit_times() const { return commit_times_; }
+  // The transactions whose keys are in the batch: they must be visible before the keys go.
+  const std::vector<uint32_t>& xids() const { return xids_; }
   bool flush_region() const { return flush_region_; }
 
   std::vector<ServerPipeline>& pipelines() { return pipelines_; }
@@ -64,6 +67,7 @@ class Batch {
   pgoutput::Lsn end_lsn_ = 0;
   pgoutput::PgTimestamp oldest_commit_ = 0;
   std::vector<pgoutput::PgTimestamp> commit_times_;
+  std::vector<uint32_t> xids_;
   bool flush_region_ = false;
 };
 

@@ -1,4 +1,4 @@
-// Polls the local replica's replay position over a plain libpq connection.
+// Polls the gated database (the region's replica, or the primary) over a plain libpq connection.
 #include "invalidator/delivery/replay_gate.h"
 
 #include <spdlog/spdlog.h>
@@ -9,12 +9,41 @@
 #include "invalidator/pgoutput/stream_frame.h"
 
 namespace mccache::invalidator::delivery {
+namespace {
+
+// Column 1: the replay position (on a primary its insert position: it has everything).
+// Column 2: how many of $1's transactions a new snapshot would still see running; always 0 on a
+// replica, where replay is the test. Transaction ids from pgoutput are 32-bit: compare them with
+// the snapshot's modulo 2^32, as the server does (a committed xid precedes xmax by < 2^31).
+constexpr const char* kGateQuery = R"(
+SELECT COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text,
+       CASE WHEN pg_is_in_recovery() THEN 0 ELSE (
+         SELECT count(*)
+         FROM (SELECT pg_snapshot_xmax(s)::text::bigint & 4294967295 AS xmax,
+                      ARRAY(SELECT x::text::bigint & 4294967295 FROM pg_snapshot_xip(s) x) AS xip
+               FROM pg_current_snapshot() s) snap,
+              unnest($1::bigint[]) t(xid)
+         WHERE (snap.xmax - t.xid + 4294967296) % 4294967296 NOT BETWEEN 1 AND 2147483647
+            OR t.xid = ANY (snap.xip))
+       END)";
+
+}  // namespace
+
+std::string xid_array_literal(const std::vector<uint32_t>& xids) {
+  std::string out = "{";
+  for (size_t i = 0; i < xids.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(xids[i]);
+  }
+  return out + "}";
+}
 
 ReplayGate::~ReplayGate() {
   if (conn_) PQfinish(conn_);
 }
 
-bool ReplayGate::poll_once(std::string& error) {
+bool ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown,
+                           std::string& error) {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     if (conn_) PQfinish(conn_);
     conn_ = PQconnectdb((dsn_ + " connect_timeout=2 application_name=mcinval_gate").c_str());
@@ -26,35 +55,38 @@ bool ReplayGate::poll_once(std::string& error) {
     }
   }
   ++polls_;
-  // On a server that is not in recovery (the primary's own region) replay is NULL: every committed
-  // transaction is already visible there, so its insert position is the bar.
-  PGresult* r = PQexec(conn_,
-                       "SELECT COALESCE(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())");
-  bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
-  pgoutput::Lsn lsn = 0;
-  if (ok && !PQgetisnull(r, 0, 0)) ok = pgoutput::parse_lsn(PQgetvalue(r, 0, 0), lsn);
+  const char* params[] = {xid_array.c_str()};
+  PGresult* r = PQexecParams(conn_, kGateQuery, 1, nullptr, params, nullptr, nullptr, 0);
+  bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+  pgoutput::Lsn replayed = 0;
+  if (ok) ok = pgoutput::parse_lsn(PQgetvalue(r, 0, 0), replayed);
   if (!ok) error = PQerrorMessage(conn_);
+  if (ok) {
+    last_ = std::max(last_, replayed);
+    shown = last_ >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
+  }
   PQclear(r);
-  if (ok) last_ = std::max(last_, lsn);
   return ok;
 }
 
-bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::function<bool()>& keep_going,
+bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
+                          const std::function<bool()>& keep_going,
                           const std::function<void()>& idle) {
-  if (last_ >= lsn) return true;
   auto start = std::chrono::steady_clock::now();
-  auto sleep = std::chrono::microseconds(500);
+  auto xid_array = xid_array_literal(xids);
+  auto sleep = std::chrono::microseconds(200);
   bool result = false;
   for (;;) {
     std::string error;
-    if (!poll_once(error)) {
-      if (error != last_error_) spdlog::warn("replica gate: {}", error);
+    bool shown = false;
+    if (!poll_once(lsn, xid_array, shown, error)) {
+      if (error != last_error_) spdlog::warn("read gate: {}", error);
       last_error_ = error;
       sleep = std::chrono::microseconds(200000);
     } else {
       last_error_.clear();
     }
-    if (last_ >= lsn) {
+    if (shown) {
       result = true;
       break;
     }

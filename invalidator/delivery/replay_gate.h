@@ -1,5 +1,10 @@
-// Replica gating: before a batch's keys are deleted, the region's local replica must have replayed
-// its commits, or a reader could refill the cache from the replica's older row (design.md, race 2).
+// Read gating: before a batch's keys are deleted, the database the region's readers use must show
+// the batch's transactions, or a reader could refill the cache with the older row.
+// - A replica (the usual case outside the primary's region) shows them once it has replayed their
+//   commit records: pg_last_wal_replay_lsn() ≥ the batch's end LSN (design.md, race 2).
+// - The primary writes and flushes a commit record, and so can stream it to us, a moment before
+//   the transaction leaves the process array and becomes visible to new snapshots. So there the
+//   gate waits until none of the batch's transaction ids is still running in pg_current_snapshot().
 #pragma once
 
 #include <libpq-fe.h>
@@ -7,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "invalidator/pgoutput/decoder.h"
 
@@ -19,18 +25,20 @@ class ReplayGate {
   ReplayGate(const ReplayGate&) = delete;
   ReplayGate& operator=(const ReplayGate&) = delete;
 
-  // Blocks until pg_last_wal_replay_lsn() ≥ lsn (true) or `keep_going` says stop (false).
-  // One query per call when the replica is already there; `idle` runs between polls so the caller
-  // can keep its replication connection alive. Reconnects on its own.
-  bool wait_for(pgoutput::Lsn lsn, const std::function<bool()>& keep_going,
-                const std::function<void()>& idle);
+  // Blocks until the gated database shows every transaction of `xids` committed at or below `lsn`
+  // (true), or `keep_going` says stop (false). One query per call when it already does; `idle`
+  // runs between polls so the caller can keep its replication connection alive. Reconnects on
+  // its own.
+  bool wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
+                const std::function<bool()>& keep_going, const std::function<void()>& idle);
 
   pgoutput::Lsn last_replayed() const { return last_; }
   std::chrono::nanoseconds total_wait() const { return total_wait_; }
   uint64_t polls() const { return polls_; }
 
  private:
-  bool poll_once(std::string& error);
+  // One query: true when it succeeded; `shown` says whether the database shows the batch.
+  bool poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown, std::string& error);
 
   std::string dsn_;
   PGconn* conn_ = nullptr;
@@ -39,5 +47,8 @@ class ReplayGate {
   uint64_t polls_ = 0;
   std::string last_error_;
 };
+
+// "{1,2,3}": the batch's xids as a Postgres array literal (the query's parameter).
+std::string xid_array_literal(const std::vector<uint32_t>& xids);
 
 }  // namespace mccache::invalidator::delivery

@@ -38,6 +38,7 @@ StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
           in_txn_ = true;
           current_ = {};
           current_.commit_time = m.commit_time;
+          current_.xid = m.xid;
         } else if constexpr (std::is_same_v<T, Commit>) {
           current_.end_lsn = m.end_lsn;
           current_.commit_time = m.commit_time;

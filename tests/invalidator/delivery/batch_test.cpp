@@ -9,14 +9,25 @@
 namespace mccache::invalidator::delivery {
 namespace {
 
+CommittedTxn txn(pgoutput::Lsn end_lsn, pgoutput::PgTimestamp time, std::vector<std::string> keys,
+                 bool flush_region, uint32_t xid = 0) {
+  CommittedTxn t;
+  t.end_lsn = end_lsn;
+  t.commit_time = time;
+  t.xid = xid;
+  t.keys = std::move(keys);
+  t.flush_region = flush_region;
+  return t;
+}
+
 Batch two_servers() {
   return Batch(2, [](std::string_view k) { return k.back() == '1' ? size_t{1} : size_t{0}; });
 }
 
 TEST(Batch, KeysOfManyTransactions_AreDedupedAndRoutedPerServer) {
   auto b = two_servers();
-  b.add({100, 1, {"a:0", "b:1"}, false});
-  b.add({200, 2, {"a:0", "c:0"}, false});
+  b.add(txn(100, 1, {"a:0", "b:1"}, false));
+  b.add(txn(200, 2, {"a:0", "c:0"}, false));
   EXPECT_EQ(b.txn_count(), 2u);
   EXPECT_EQ(b.key_count(), 3u);
   EXPECT_EQ(b.end_lsn(), 200u);
@@ -26,7 +37,7 @@ TEST(Batch, KeysOfManyTransactions_AreDedupedAndRoutedPerServer) {
 
 TEST(Batch, LsnIsConfirmable_OnlyWhenEveryServerWithKeysAcked) {
   auto b = two_servers();
-  b.add({100, 1, {"a:0", "b:1"}, false});
+  b.add(txn(100, 1, {"a:0", "b:1"}, false));
   EXPECT_FALSE(b.all_acked());
   b.ack(0);
   EXPECT_FALSE(b.all_acked());
@@ -36,14 +47,14 @@ TEST(Batch, LsnIsConfirmable_OnlyWhenEveryServerWithKeysAcked) {
 
 TEST(Batch, ServerWithoutKeys_DoesNotHoldTheBatch) {
   auto b = two_servers();
-  b.add({100, 1, {"a:0"}, false});
+  b.add(txn(100, 1, {"a:0"}, false));
   b.ack(0);
   EXPECT_TRUE(b.all_acked());
 }
 
 TEST(Batch, FlushRegion_NeedsEveryServer) {
   auto b = two_servers();
-  b.add({100, 1, {}, true});
+  b.add(txn(100, 1, {}, true));
   b.ack(0);
   EXPECT_FALSE(b.all_acked());
   b.ack(1);
@@ -52,14 +63,25 @@ TEST(Batch, FlushRegion_NeedsEveryServer) {
 
 TEST(Batch, Clear_ForgetsKeysAndAcks) {
   auto b = two_servers();
-  b.add({100, 1, {"a:0"}, true});
+  b.add(txn(100, 1, {"a:0"}, true));
   b.ack(0);
   b.clear();
   EXPECT_TRUE(b.empty());
   EXPECT_EQ(b.end_lsn(), 0u);
-  b.add({300, 1, {"a:0"}, false});
+  b.add(txn(300, 1, {"a:0"}, false));
   EXPECT_FALSE(b.all_acked());
   EXPECT_EQ(b.key_count(), 1u);
+}
+
+TEST(Batch, KeepsTheXidsOfTransactionsWithWork_ForTheReadGate) {
+  auto b = two_servers();
+  b.add(txn(100, 1, {"a:0"}, false, 7));
+  b.add(txn(200, 2, {}, false, 8));  // no keys: nothing to wait for
+  b.add(txn(300, 3, {}, true, 9));   // a flush counts
+  b.add(txn(400, 4, {"b:1"}, false, 0));
+  EXPECT_EQ(b.xids(), (std::vector<uint32_t>{7, 9}));
+  b.clear();
+  EXPECT_TRUE(b.xids().empty());
 }
 
 TEST(EncodePipeline, InvalidateMode_SendsQuietStaleDeletesClosedByMn) {

@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "config/json_reader.h"
+#include "invalidator/delivery/replay_gate.h"
+#include "invalidator/pgoutput/stream_frame.h"
 #include "mcproxy/route/ketama.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
@@ -180,6 +182,42 @@ TEST_F(InvalidatorTest, PausedReplica_HoldsDeletesUntilItReplays) {
   EXPECT_FALSE(invalidated("user:201")) << "deleted before the local replica replayed the commit";
   replica.query("SELECT pg_wal_replay_resume()");
   EXPECT_TRUE(eventually([] { return invalidated("user:201"); }));
+}
+
+// The primary streams a commit a moment before the transaction is visible to new snapshots; the
+// gate must see a transaction that is still running as not shown, whatever its LSN.
+TEST_F(InvalidatorTest, ReadGateOnThePrimary_HoldsUntilTheTransactionIsVisible) {
+  Sql writer(pg_->primary());
+  writer.query("BEGIN");
+  auto xid = static_cast<uint32_t>(std::stoull(writer.query("SELECT txid_current() % 4294967296")));
+  invalidator::delivery::ReplayGate gate(pg_->primary());
+  auto give_up_at = std::chrono::steady_clock::now() + 300ms;
+  auto until_deadline = [&] { return std::chrono::steady_clock::now() < give_up_at; };
+  EXPECT_FALSE(gate.wait_for(0, {xid}, until_deadline, [] {})) << "running xid " << xid;
+  EXPECT_TRUE(gate.wait_for(0, {xid - 1}, [] { return false; }, [] {}))
+      << "an older, finished xid is visible";
+  writer.query("COMMIT");
+  EXPECT_TRUE(gate.wait_for(0, {xid}, [] { return false; }, [] {}));
+  // A transaction id the server has not handed out yet is not visible either.
+  EXPECT_FALSE(gate.wait_for(0, {xid + 1000}, [] { return false; }, [] {}));
+}
+
+// On a replica the replay position is the test: an LSN it has not replayed holds the gate.
+TEST_F(InvalidatorTest, ReadGateOnAReplica_HoldsUntilItReplaysTheLsn) {
+  Sql replica(pg_->replica());
+  Sql sql(pg_->primary());
+  invalidator::delivery::ReplayGate gate(pg_->replica());
+  replica.query("SELECT pg_wal_replay_pause()");
+  sql.query("CREATE TABLE IF NOT EXISTS gate_probe (x int); INSERT INTO gate_probe VALUES (1)");
+  invalidator::pgoutput::Lsn lsn = 0;
+  ASSERT_TRUE(invalidator::pgoutput::parse_lsn(sql.query("SELECT pg_current_wal_insert_lsn()::text"), lsn));
+  auto give_up_at = std::chrono::steady_clock::now() + 300ms;
+  EXPECT_FALSE(gate.wait_for(lsn, {}, [&] { return std::chrono::steady_clock::now() < give_up_at; },
+                             [] {}));
+  replica.query("SELECT pg_wal_replay_resume()");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  EXPECT_TRUE(gate.wait_for(lsn, {}, [&] { return std::chrono::steady_clock::now() < deadline; },
+                            [] {}));
 }
 
 TEST_F(InvalidatorTest, DownMemcached_HoldsTheSlot_ThenDeliversAfterRestart) {
