@@ -6,6 +6,7 @@ import random
 import signal
 import subprocess
 import sys
+import socket
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ import psycopg2.pool
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 from mccache import Client  # noqa: E402
+from fault_relay import RelayControl  # noqa: E402
 
 TRACE = {}  # (region, key) -> [(time, event)], to explain a stale key when one is found
 TRACE_LOCK = threading.Lock()
@@ -54,13 +56,14 @@ def log(message):
 class Cluster:
     """A devcluster in a private directory; faults act on the pids that devcluster recorded."""
 
-    def __init__(self, regions=2, memcached=2):
+    def __init__(self, regions=2, memcached=2, relay_invalidator=()):
         self.dir = tempfile.mkdtemp(prefix="mccache-e2e-")
         os.chmod(self.dir, 0o755)  # Postgres runs as user postgres and must reach its data dir
         self.regions = regions
+        relays = [a for region in relay_invalidator for a in ("--relay-invalidator", region)]
         subprocess.run([os.path.join(ROOT, "scripts", "devcluster"), "up", "--dir", self.dir,
-                        "--regions", str(regions), "--memcached", str(memcached)], check=True,
-                       stdout=subprocess.DEVNULL)
+                        "--regions", str(regions), "--memcached", str(memcached), *relays],
+                       check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(self.dir, "endpoints.json")) as f:
             self.endpoints = json.load(f)["regions"]
         self.pg = self._state()["pg"]
@@ -98,6 +101,26 @@ class Cluster:
         with open(os.path.join(self.dir, "state.json"), "w") as f:
             json.dump(state, f, indent=2)
         log(f"heal: restarted {name}")
+
+    def relay(self, region):
+        """The control of the fault relays between `region`'s invalidator and its servers
+        (a cluster started with relay_invalidator=[region])."""
+        return RelayControl(region["relay"]["control"])
+
+    def invalidator_metrics(self, region):
+        """{metric name: value summed over its labels} from the region's invalidator."""
+        host, port = region["metrics"]["invalidator"].rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+            body = b""
+            while part := sock.recv(65536):
+                body += part
+        values = {}
+        for line in body.decode(errors="replace").split("\r\n\r\n", 1)[-1].splitlines():
+            if line and not line.startswith("#"):
+                name, value = line.split("{", 1)[0].split(" ", 1)[0], line.rsplit(" ", 1)[-1]
+                values[name] = values.get(name, 0.0) + float(value)
+        return values
 
     def sql(self, dsn, query, args=None):
         conn = psycopg2.connect(dsn)
@@ -146,6 +169,8 @@ class Stats:
     errors: int = 0
     stale_reads: int = 0
     max_staleness_ms: float = 0.0
+    stale_by_region: dict = field(default_factory=dict)
+    window_max_ms: dict = field(default_factory=dict)  # region -> max staleness since window()
     error_kinds: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -249,7 +274,7 @@ class Workload:
                     return name.encode()
 
                 value = client.get_or_fill(key, fill, ttl=300, max_wait=1.0)
-                self._judge(user, value.decode(), started)
+                self._judge(region["name"], user, value.decode(), started)
             except Exception as e:  # faults are expected; count them by kind
                 with self.stats.lock:
                     self.stats.errors += 1
@@ -258,13 +283,24 @@ class Workload:
                 time.sleep(0.05)
             time.sleep(0.002)
 
-    def _judge(self, user, value, started):
+    def window(self):
+        """Closes a phase of a scenario: (reads, stale reads per region) so far, and the max
+        staleness per region since the previous call."""
+        with self.stats.lock:
+            peaks, self.stats.window_max_ms = self.stats.window_max_ms, {}
+            return self.stats.reads, dict(self.stats.stale_by_region), peaks
+
+    def _judge(self, region, user, value, started):
         version = int(value[1:]) if value.startswith("v") else 0
         commits = self.commits[user]
         with self.stats.lock:
             self.stats.reads += 1
             if version + 1 < len(commits) and commits[version + 1] < started:
                 self.stats.stale_reads += 1
+                self.stats.stale_by_region[region] = self.stats.stale_by_region.get(region, 0) + 1
+                staleness_ms = (started - commits[version + 1]) * 1000
+                self.stats.window_max_ms[region] = max(self.stats.window_max_ms.get(region, 0.0),
+                                                       staleness_ms)
                 self.stats.max_staleness_ms = max(self.stats.max_staleness_ms,
                                                   (started - commits[version + 1]) * 1000)
 
@@ -291,7 +327,6 @@ def explain(region, key):
     """Prints what memcached holds for `key` and the last steps the workload took on it."""
     for server in region["memcached"]:
         host, port = server.rsplit(":", 1)
-        import socket
         with socket.create_connection((host, int(port)), timeout=2) as sock:
             sock.sendall(f"mg {key} v c t f s\r\n".encode())
             log(f"  {server}: {sock.recv(4096)!r}")
