@@ -55,34 +55,76 @@ void parse_tables(JsonObject& s, InvalidatorConfig& c) {
   }
 }
 
+// An optional DSN: absent, null or "" mean none.
+std::optional<std::string> optional_dsn(JsonObject& o, std::string_view name) {
+  if (!o.has(name) || o.raw(name)->IsNull()) return std::nullopt;
+  auto dsn = o.string(name, "");
+  if (dsn.empty()) return std::nullopt;
+  return dsn;
+}
+
+// The fields of one source object; the caller reads wait_for_replay and finishes the object.
+SourceConfig parse_source(JsonObject& src, const std::string& name, const std::string& slot) {
+  SourceConfig c;
+  c.name = name;
+  c.dsn = src.required_string("dsn");
+  c.slot = src.string("slot", slot);
+  c.publication = src.string("publication", c.publication);
+  c.create_slot = src.boolean("create_slot", c.create_slot);
+  c.create_publication = src.boolean("create_publication", c.create_publication);
+  c.standby_retry_ms =
+      static_cast<int>(src.integer("standby_retry_ms", c.standby_retry_ms, 10, 600000));
+  c.state_file = src.string("state_file", c.state_file);
+  c.on_slot_lost = src.choice("on_slot_lost", c.on_slot_lost, {"halt", "flush_region"});
+  for (char ch : c.slot) {
+    if (!(std::islower(static_cast<unsigned char>(ch)) ||
+          std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
+      src.fail("slot", "\"" + c.slot +
+                           "\": slot names may hold only lower-case letters, digits and '_'");
+  }
+  return c;
+}
+
 }  // namespace
 
 InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& datacenter) {
   InvalidatorConfig c;
   c.metrics_listen = s.optional_endpoint("metrics_listen");
 
-  auto src = s.required_object("source");
-  c.source.dsn = src.required_string("dsn");
-  c.source.slot = src.string("slot", "mcinval_" + datacenter);
-  c.source.publication = src.string("publication", c.source.publication);
-  c.source.create_slot = src.boolean("create_slot", c.source.create_slot);
-  c.source.create_publication = src.boolean("create_publication", c.source.create_publication);
-  c.source.standby_retry_ms =
-      static_cast<int>(src.integer("standby_retry_ms", c.source.standby_retry_ms, 10, 600000));
-  c.source.state_file = src.string("state_file", c.source.state_file);
-  c.source.on_slot_lost = src.choice("on_slot_lost", c.source.on_slot_lost, {"halt", "flush_region"});
-  src.finish();
-  for (char ch : c.source.slot) {
-    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
-      src.fail("slot", "\"" + c.source.slot +
-                           "\": slot names may hold only lower-case letters, digits and '_'");
+  if (s.has("source") == s.has("sources"))
+    s.fail(s.has("source") ? "sources" : "source",
+           "give either \"source\" (one primary) or \"sources\" (a list, one per shard)");
+  if (s.has("source")) {
+    auto src = s.required_object("source");
+    c.sources.push_back(parse_source(src, "", "mcinval_" + datacenter));
+    src.finish();
+    c.sources.back().wait_for_replay = optional_dsn(s, "wait_for_replay");
+  } else {
+    if (s.has("wait_for_replay"))
+      s.fail("wait_for_replay", "with \"sources\", give each source its own wait_for_replay");
+    const auto* list = s.raw("sources");
+    std::string path = s.field_path("sources");
+    if (!list->IsArray() || list->Empty())
+      s.fail("sources", "expected a list of source objects, one per primary");
+    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+      std::string item_path = index_path(path, i);
+      if (!(*list)[i].IsObject()) s.fail_at(item_path, "expected a source object");
+      JsonObject src((*list)[i], item_path, s.file());
+      auto name = src.required_string("name");
+      if (name.empty()) src.fail("name", "must not be empty");
+      for (char ch : name)
+        if (!(std::islower(static_cast<unsigned char>(ch)) ||
+              std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
+          src.fail("name", "\"" + name + "\": use lower-case letters, digits and '_'");
+      for (const auto& other : c.sources)
+        if (other.name == name) src.fail("name", "\"" + name + "\" is used by two sources");
+      auto source = parse_source(src, name, "mcinval_" + datacenter + "_" + name);
+      source.wait_for_replay = optional_dsn(src, "wait_for_replay");
+      src.finish();
+      c.sources.push_back(std::move(source));
+    }
   }
 
-  if (s.has("wait_for_replay")) {
-    const auto* v = s.raw("wait_for_replay");
-    if (!v->IsNull()) c.wait_for_replay = s.string("wait_for_replay", "");
-    if (c.wait_for_replay && c.wait_for_replay->empty()) c.wait_for_replay.reset();
-  }
   c.message_prefix = s.string("message_prefix", c.message_prefix);
   if (c.message_prefix.empty()) s.fail("message_prefix", "must not be empty");
   parse_tables(s, c);

@@ -11,6 +11,9 @@
 namespace mccache::config {
 
 struct SourceConfig {
+  // Empty for the single "source"; each of "sources" (sharded primaries) has a unique name, used as
+  // the metrics' source label and in logs.
+  std::string name;
   std::string dsn;  // libpq DSN of the primary (replication=database is added by the daemon)
   std::string slot;
   std::string publication = "mcinval";
@@ -24,6 +27,8 @@ struct SourceConfig {
   // The slot disappeared or was invalidated (wal_status 'lost'): "halt" (stay up without streaming
   // until an operator acts) or "flush_region" (flush_all every pool server, new slot, resume).
   std::string on_slot_lost = "halt";
+  // DSN of the region's local replica of this primary; none: gate on the primary's visibility.
+  std::optional<std::string> wait_for_replay;
 };
 
 struct DeliveryConfig {
@@ -42,8 +47,9 @@ struct DeliveryConfig {
 
 struct InvalidatorConfig {
   std::optional<HostPort> metrics_listen;
-  SourceConfig source;
-  std::optional<std::string> wait_for_replay;  // DSN of the region's local replica
+  // "source" (one primary, with the section's wait_for_replay) or "sources" (several): each is
+  // followed independently, so a slow or down shard does not hold back the others.
+  std::vector<SourceConfig> sources;
   std::string message_prefix = "mcinval";
   // "schema.table" → key templates such as "user:{id}".
   std::map<std::string, std::vector<std::string>> tables;

@@ -5,12 +5,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <memory>
 #include <stdexcept>
 #include <thread>
 
+#include "config/dsn.h"
+#include "invalidator/delivery/backoff.h"
 #include "invalidator/delivery/deliverer.h"
 #include "invalidator/delivery/replay_gate.h"
 #include "invalidator/keys/transaction_keys.h"
@@ -26,9 +29,10 @@ namespace {
 
 // SIGINT/SIGTERM count: the first finishes the batch (up to shutdown_timeout_ms), a second aborts.
 std::atomic<int> g_stop_signals{0};
-std::atomic<bool> g_reload{false};  // SIGHUP
+// SIGHUP count: each source's loop reloads when it sees a count it has not handled yet.
+std::atomic<uint64_t> g_reloads{0};
 extern "C" void on_stop_signal(int) { g_stop_signals.fetch_add(1); }
-extern "C" void on_reload_signal(int) { g_reload.store(true); }
+extern "C" void on_reload_signal(int) { g_reloads.fetch_add(1); }
 bool stopping() { return g_stop_signals.load() > 0; }
 
 using Clock = std::chrono::steady_clock;
@@ -70,18 +74,21 @@ keys::TransactionKeysOptions prepare(const config::DatacenterConfig& c,
 
 class Invalidator {
  public:
-  Invalidator(const config::DatacenterConfig& c, keys::TransactionKeysOptions opt)
+  Invalidator(const config::DatacenterConfig& c, size_t source, keys::TransactionKeysOptions opt,
+              prometheus::Registry& registry)
       : config_(c),
         cfg_(*config_.invalidator),
+        src_(cfg_.sources.at(source)),
+        who_(src_.name.empty() ? "" : "source " + src_.name + ": "),
         key_options_(std::move(opt)),
-        metrics_(cfg_.metrics_listen, c.pool.servers),
+        metrics_(registry, src_.name, c.pool.servers),
         ring_(c.pool.servers, c.pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
                                                                : route::HashMode::kKetama),
         deliverer_(c.pool, cfg_.delivery, metrics_),
-        stream_({cfg_.source.dsn, cfg_.source.slot, cfg_.source.publication}),
+        stream_({src_.dsn, src_.slot, src_.publication}),
         batch_(c.pool.servers.size(), [this](std::string_view k) { return ring_.server_for(k); }) {
     // Without a local replica the region reads the primary itself: gate on visibility there.
-    gate_ = std::make_unique<delivery::ReplayGate>(cfg_.wait_for_replay.value_or(cfg_.source.dsn));
+    gate_ = std::make_unique<delivery::ReplayGate>(src_.wait_for_replay.value_or(src_.dsn));
   }
 
   int run();
@@ -95,6 +102,7 @@ class Invalidator {
   bool recover_lost_slot();
   void reload();
   bool keep_delivering() const;
+  bool reload_requested() const { return g_reloads.load() != reloads_seen_; }
   // Reads what is buffered; returns false when the stream failed.
   bool read_available(bool& more, int& exit_code);
   bool deliver_batch();
@@ -104,6 +112,8 @@ class Invalidator {
 
   config::DatacenterConfig config_;  // as loaded, or as last reloaded (templates only)
   config::InvalidatorConfig& cfg_;
+  config::SourceConfig src_;  // the primary this loop follows
+  std::string who_;           // "source <name>: " in front of log lines when there are several
   keys::TransactionKeysOptions key_options_;
   Metrics metrics_;
   route::KetamaRing ring_;
@@ -123,6 +133,7 @@ class Invalidator {
   Clock::time_point batch_started_{};
   bool slot_lost_ = false;
   bool reload_pending_ = false;
+  uint64_t reloads_seen_ = g_reloads.load();
   int standby_pid_ = 0;  // the other consumer we last saw holding the slot
   bool final_attempt_ = false;
   Clock::time_point shutdown_deadline_{};
@@ -131,7 +142,7 @@ class Invalidator {
 bool Invalidator::keep_delivering() const {
   // After the first SIGTERM the batch gets one bounded last attempt; a second signal ends it.
   if (final_attempt_) return g_stop_signals.load() < 2 && Clock::now() < shutdown_deadline_;
-  return !stopping() && !g_reload.load();
+  return !stopping() && !reload_requested();
 }
 
 replication::ReplicationStream::Start Invalidator::connect() {
@@ -142,7 +153,7 @@ replication::ReplicationStream::Start Invalidator::connect() {
   if (st == Start::kSlotActive) {
     if (active_pid != standby_pid_)
       spdlog::info("standby: {} (another invalidator streams from it); retrying every {} ms",
-                   error, cfg_.source.standby_retry_ms);
+                   error, src_.standby_retry_ms);
     standby_pid_ = active_pid;
     return st;
   }
@@ -161,8 +172,8 @@ replication::ReplicationStream::Start Invalidator::connect() {
   reported_stats_ = {};
   reported_rows_ = 0;
   heartbeat_end_ = 0;
-  spdlog::info("replication: streaming slot {} (publication {})", cfg_.source.slot,
-               cfg_.source.publication);
+  spdlog::info("replication: streaming slot {} (publication {})", src_.slot,
+               src_.publication);
   return st;
 }
 
@@ -178,8 +189,8 @@ void Invalidator::on_slot_lost(const std::string& why) {
   txns_.reset();
   spdlog::error("replication slot {} is lost ({}): the changes since confirmed flush LSN {} cannot "
                 "be streamed any more, so this region's cache may keep stale values. {}",
-                cfg_.source.slot, why, pgoutput::format_lsn(confirmed_),
-                cfg_.source.on_slot_lost == "flush_region"
+                src_.slot, why, pgoutput::format_lsn(confirmed_),
+                src_.on_slot_lost == "flush_region"
                     ? "source.on_slot_lost is \"flush_region\": flushing every server of the "
                       "pool, then streaming from a new slot"
                     : "source.on_slot_lost is \"halt\": not streaming. Flush the region's "
@@ -190,11 +201,11 @@ void Invalidator::on_slot_lost(const std::string& why) {
 bool Invalidator::recover_lost_slot() {
   pgoutput::Lsn bar = 0;
   try {
-    replication::Catalog catalog(cfg_.source.dsn);
-    bar = catalog.replace_lost_slot(cfg_.source.slot);
-    if (!cfg_.source.state_file.empty())
-      replication::write_slot_record(cfg_.source.state_file,
-                                     {cfg_.source.slot, catalog.system_identifier()});
+    replication::Catalog catalog(src_.dsn);
+    bar = catalog.replace_lost_slot(src_.slot);
+    if (!src_.state_file.empty())
+      replication::write_slot_record(src_.state_file,
+                                     {src_.slot, catalog.system_identifier()});
   } catch (const std::exception& e) {
     spdlog::warn("slot recovery: {}", e.what());
     return false;
@@ -212,7 +223,7 @@ bool Invalidator::recover_lost_slot() {
   if (deliverer_.deliver(flush, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
     return false;
   spdlog::warn("slot {} replaced and every server of the pool flushed; streaming resumes",
-               cfg_.source.slot);
+               src_.slot);
   slot_lost_ = false;
   metrics_.slot_lost.Set(0);
   confirmed_ = sent_status_ = server_end_ = heartbeat_end_ = 0;
@@ -225,40 +236,46 @@ bool Invalidator::recover_lost_slot() {
 void Invalidator::reload() {
   config::DatacenterConfig next;
   keys::TransactionKeysOptions options;
+  const config::SourceConfig* same = nullptr;  // this loop's source in the new file
   try {
     next = config::load_config(config_.file, config::Role::kInvalidator);
-    replication::Catalog catalog(next.invalidator->source.dsn);
+    for (const auto& s : next.invalidator->sources)
+      if (s.name == src_.name) same = &s;
+    if (same == nullptr)
+      throw std::runtime_error(config_.file + ": source \"" + src_.name +
+                               "\" is gone; adding or removing sources needs a restart");
+    replication::Catalog catalog(same->dsn);
     options = prepare(next, catalog);
     std::vector<std::string> tables;
     for (const auto& [t, _] : next.invalidator->tables) tables.push_back(t);
     if (!tables.empty())
-      catalog.ensure_publication(next.invalidator->source.publication, tables,
-                                 next.invalidator->source.create_publication);
+      catalog.ensure_publication(same->publication, tables, same->create_publication);
   } catch (const std::exception& e) {
     metrics_.reloads_refused.Increment();
-    spdlog::error("reload refused, the running config stays: {}", e.what());
+    spdlog::error("{}reload refused, the running config stays: {}", who_, config::redact_dsns(e.what()));
     return;
   }
   const auto& n = *next.invalidator;
-  if (!(next.pool.servers == config_.pool.servers) || n.source.dsn != cfg_.source.dsn ||
-      n.source.slot != cfg_.source.slot || n.source.publication != cfg_.source.publication ||
-      n.wait_for_replay != cfg_.wait_for_replay)
-    spdlog::warn("reload: pool, source dsn/slot/publication and wait_for_replay changes need a "
-                 "restart; only tables, message_prefix, truncate and source.on_slot_lost are "
-                 "reloaded");
+  if (!(next.pool.servers == config_.pool.servers) || same->dsn != src_.dsn ||
+      same->slot != src_.slot || same->publication != src_.publication ||
+      same->wait_for_replay != src_.wait_for_replay ||
+      n.sources.size() != cfg_.sources.size())
+    spdlog::warn("{}reload: pool, sources (dsn, slot, publication, wait_for_replay) need a "
+                 "restart; only tables, message_prefix, truncate and on_slot_lost are reloaded",
+                 who_);
   std::string error;
   if (txns_ && !txns_->replace_options(options, error)) {
     metrics_.reloads_refused.Increment();
-    spdlog::error("reload refused, the running config stays: {}: {}", config_.file, error);
+    spdlog::error("{}reload refused, the running config stays: {}: {}", who_, config_.file, error);
     return;
   }
   key_options_ = std::move(options);
   cfg_.tables = n.tables;
   cfg_.message_prefix = n.message_prefix;
   cfg_.truncate = n.truncate;
-  cfg_.source.on_slot_lost = n.source.on_slot_lost;
+  src_.on_slot_lost = same->on_slot_lost;
   metrics_.reloads_applied.Increment();
-  spdlog::info("reloaded {}: {} tables", config_.file, cfg_.tables.size());
+  spdlog::info("{}reloaded {}: {} tables", who_, config_.file, cfg_.tables.size());
 }
 
 void Invalidator::record_key_stats() {
@@ -393,21 +410,24 @@ int Invalidator::run() {
   using Start = replication::ReplicationStream::Start;
   auto backoff = delivery::Backoff(std::chrono::milliseconds(cfg_.delivery.retry_initial_ms),
                                    std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
-  auto nap = [](std::chrono::milliseconds d) {
+  auto nap = [this](std::chrono::milliseconds d) {
     auto until = Clock::now() + d;
-    while (Clock::now() < until && !stopping() && !g_reload.load())
+    while (Clock::now() < until && !stopping() && !reload_requested())
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
   };
   int exit_code = 0;
   while (!stopping()) {
-    if (g_reload.exchange(false)) reload_pending_ = true;
+    if (reload_requested()) {
+      reloads_seen_ = g_reloads.load();
+      reload_pending_ = true;
+    }
     // Templates change only between transactions: one transaction's keys come from one config.
     if (reload_pending_ && !(txns_ && txns_->in_transaction())) {
       reload_pending_ = false;
       reload();
     }
     if (slot_lost_) {
-      if (cfg_.source.on_slot_lost != "flush_region" || !recover_lost_slot()) {
+      if (src_.on_slot_lost != "flush_region" || !recover_lost_slot()) {
         nap(std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
         continue;
       }
@@ -416,7 +436,7 @@ int Invalidator::run() {
       auto st = connect();
       if (st == Start::kSlotActive) {
         metrics_.active.Set(0);
-        nap(std::chrono::milliseconds(cfg_.source.standby_retry_ms));
+        nap(std::chrono::milliseconds(src_.standby_retry_ms));
         continue;
       }
       if (st != Start::kStreaming) {
@@ -461,7 +481,7 @@ int Invalidator::run() {
       confirmed_ = std::max(confirmed_, heartbeat_end_);
     update_gauges();
     send_status(false);
-    if (quiet && batch_.empty() && stream_.connected() && !g_reload.load())
+    if (quiet && batch_.empty() && stream_.connected() && !reload_requested())
       stream_.wait_readable_us(100000);
   }
   // SIGINT/SIGTERM: finish what was read and confirm it, but a held batch (server down, replica
@@ -482,6 +502,79 @@ int Invalidator::run() {
   return exit_code;
 }
 
+// Start-up of one source: the templates checked against its tables, its publication, and its
+// slot — or why the slot counts as lost, which the loop then reports and handles.
+struct PreparedSource {
+  keys::TransactionKeysOptions options;
+  std::string lost;
+};
+
+PreparedSource prepare_source(const config::DatacenterConfig& config,
+                              const config::SourceConfig& src) {
+  const auto& inv = *config.invalidator;
+  PreparedSource p;
+  replication::Catalog catalog(src.dsn);
+  p.options = prepare(config, catalog);
+  std::vector<std::string> tables;
+  for (const auto& [t, _] : inv.tables) tables.push_back(t);
+  if (!tables.empty()) catalog.ensure_publication(src.publication, tables, src.create_publication);
+  auto slot = catalog.slot_status(src.slot);
+  replication::SlotRecord here{src.slot, catalog.system_identifier()};
+  std::optional<replication::SlotRecord> record;
+  if (!src.state_file.empty()) record = replication::read_slot_record(src.state_file);
+  if (record && record->slot != here.slot) record.reset();  // another slot: a new deployment
+  if (slot.lost) {
+    p.lost = "wal_status is 'lost' (invalidated, e.g. past max_slot_wal_keep_size)";
+  } else if (record && record->system_identifier != here.system_identifier) {
+    p.lost = src.state_file + " records it on the cluster with system identifier " +
+             record->system_identifier + ", but the source's is " + here.system_identifier;
+  } else if (!slot.exists && record) {
+    p.lost = "it does not exist, but " + src.state_file +
+             " records that this invalidator streamed from it";
+  } else {
+    catalog.ensure_slot(src.slot, src.create_slot);
+    if (!src.state_file.empty() && !(record && *record == here))
+      replication::write_slot_record(src.state_file, here);
+  }
+  return p;
+}
+
+// One source's life, in its own thread: start-up unless `prepared` already holds it, retried
+// while its primary is unreachable (a down shard must not stop the others), then the streaming
+// loop. Returns the exit code.
+int run_source(const config::DatacenterConfig& config, size_t index,
+               std::optional<PreparedSource> prepared, prometheus::Registry& registry) {
+  const auto& inv = *config.invalidator;
+  const auto& src = inv.sources[index];
+  std::string who = src.name.empty() ? "" : "source " + src.name + ": ";
+  delivery::Backoff backoff(std::chrono::milliseconds(inv.delivery.retry_initial_ms),
+                            std::chrono::milliseconds(inv.delivery.retry_max_ms));
+  try {
+    while (!prepared) {
+      try {
+        prepared = prepare_source(config, src);
+      } catch (const replication::ConnectError& e) {
+        auto wait = backoff.next();
+        spdlog::warn("{}{}; retrying in {} ms", who, config::redact_dsns(e.what()), wait.count());
+        auto until = Clock::now() + wait;
+        while (Clock::now() < until && !stopping())
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        if (stopping()) return 0;
+      }
+    }
+    Invalidator daemon(config, index, std::move(prepared->options), registry);
+    spdlog::info("{}invalidator for {} started: {} tables, {} memcached servers, {}", who,
+                 config.datacenter, inv.tables.size(), config.pool.servers.size(),
+                 src.wait_for_replay ? "gated on the local replica"
+                                     : "gated on the primary's visibility");
+    if (!prepared->lost.empty()) daemon.start_slot_lost(prepared->lost);
+    return daemon.run();
+  } catch (const std::exception& e) {
+    spdlog::error("{}{}", who, config::redact_dsns(e.what()));
+    return 1;
+  }
+}
+
 }  // namespace
 
 int run_invalidator(const config::DatacenterConfig& config) {
@@ -497,47 +590,49 @@ int run_invalidator(const config::DatacenterConfig& config) {
   sa.sa_handler = on_reload_signal;
   sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  const auto& inv = *config.invalidator;
-  try {
-    keys::TransactionKeysOptions options;
-    std::string lost;  // why the slot counts as lost at start-up, if it does
-    {
-      replication::Catalog catalog(inv.source.dsn);
-      options = prepare(config, catalog);
-      std::vector<std::string> tables;
-      for (const auto& [t, _] : inv.tables) tables.push_back(t);
-      if (!tables.empty())
-        catalog.ensure_publication(inv.source.publication, tables, inv.source.create_publication);
-      auto slot = catalog.slot_status(inv.source.slot);
-      replication::SlotRecord here{inv.source.slot, catalog.system_identifier()};
-      std::optional<replication::SlotRecord> record;
-      if (!inv.source.state_file.empty())
-        record = replication::read_slot_record(inv.source.state_file);
-      if (record && record->slot != here.slot) record.reset();  // another slot: a new deployment
-      if (slot.lost) {
-        lost = "wal_status is 'lost' (invalidated, e.g. past max_slot_wal_keep_size)";
-      } else if (record && record->system_identifier != here.system_identifier) {
-        lost = inv.source.state_file + " records it on the cluster with system identifier " +
-               record->system_identifier + ", but the source's is " + here.system_identifier;
-      } else if (!slot.exists && record) {
-        lost = "it does not exist, but " + inv.source.state_file +
-               " records that this invalidator streamed from it";
-      } else {
-        catalog.ensure_slot(inv.source.slot, inv.source.create_slot);
-        if (!inv.source.state_file.empty() && !(record && *record == here))
-          replication::write_slot_record(inv.source.state_file, here);
-      }
+  const auto& sources = config.invalidator->sources;
+  // Start-up checks first, so a bad template or replica identity stops the process before it
+  // serves anything, and the metrics port opens only once the slots exist; a source whose
+  // primary is unreachable is retried in its own loop.
+  std::vector<std::optional<PreparedSource>> prepared(sources.size());
+  for (size_t i = 0; i < sources.size(); ++i) {
+    const auto& src = sources[i];
+    if (config::has_inline_password(src.dsn) ||
+        (src.wait_for_replay && config::has_inline_password(*src.wait_for_replay)))
+      spdlog::warn("{}: a DSN carries its password inline; prefer passfile=... in the DSN or the "
+                   "PGPASSFILE / PGPASSWORD environment (docs/security.md)",
+                   src.name.empty() ? "source" : "source " + src.name);
+    try {
+      prepared[i] = prepare_source(config, src);
+    } catch (const replication::ConnectError& e) {
+      spdlog::warn("{}{}; its loop retries", src.name.empty() ? "" : "source " + src.name + ": ",
+                   config::redact_dsns(e.what()));
+    } catch (const std::exception& e) {
+      spdlog::error("{}", config::redact_dsns(e.what()));
+      return 1;
     }
-    Invalidator daemon(config, std::move(options));
-    spdlog::info("invalidator for {} started: {} tables, {} memcached servers{}",
-                 config.datacenter, inv.tables.size(), config.pool.servers.size(),
-                 inv.wait_for_replay ? ", gated on the local replica" : ", gated on the primary's visibility");
-    if (!lost.empty()) daemon.start_slot_lost(lost);
-    return daemon.run();
+  }
+  std::unique_ptr<MetricsEndpoint> endpoint;
+  try {
+    endpoint = std::make_unique<MetricsEndpoint>(config.invalidator->metrics_listen);
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("metrics_listen {}: {}", config.invalidator->metrics_listen->str(), e.what());
     return 1;
   }
+  if (sources.size() == 1) return run_source(config, 0, std::move(prepared[0]), *endpoint->registry);
+  // Sharded primaries: one loop per source, each with its own connections; one that stops (an
+  // error, a halt policy) leaves the others running. The process ends when all have.
+  std::vector<int> codes(sources.size(), 0);
+  std::vector<std::thread> loops;
+  for (size_t i = 0; i < sources.size(); ++i)
+    loops.emplace_back([&, i] {
+      codes[i] = run_source(config, i, std::move(prepared[i]), *endpoint->registry);
+      if (codes[i] != 0)
+        spdlog::error("source {} stopped with exit code {}; the other sources keep running",
+                      sources[i].name, codes[i]);
+    });
+  for (auto& t : loops) t.join();
+  return *std::max_element(codes.begin(), codes.end());
 }
 
 }  // namespace mccache::invalidator

@@ -17,18 +17,27 @@
 
 namespace mccache::invalidator {
 
-struct Metrics {
-  Metrics(const std::optional<config::HostPort>& listen,
-          const std::vector<config::HostPort>& servers);
+// The process's registry and its HTTP endpoint, shared by every source.
+struct MetricsEndpoint {
+  explicit MetricsEndpoint(const std::optional<config::HostPort>& listen);
   // Leaves the HTTP server running instead of stopping it: civetweb's mg_stop waits for its
-  // listener's 2 s poll quantum, which delayed every exit by ~1.8 s. A Metrics dies only when the
+  // listener's 2 s poll quantum, which delayed every exit by ~1.8 s. It dies only when the
   // process ends; the exposer holds the registry weakly, so a late scrape finds nothing to read.
-  ~Metrics() { (void)exposer.release(); }
-  Metrics(const Metrics&) = delete;
-  Metrics& operator=(const Metrics&) = delete;
+  ~MetricsEndpoint() { (void)exposer.release(); }
+  MetricsEndpoint(const MetricsEndpoint&) = delete;
+  MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
 
   std::shared_ptr<prometheus::Registry> registry;
   std::unique_ptr<prometheus::Exposer> exposer;
+};
+
+// One source's series (labelled source="<name>" when the source has a name).
+struct Metrics {
+  Metrics(prometheus::Registry& registry, const std::string& source,
+          const std::vector<config::HostPort>& servers);
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
   prometheus::Family<prometheus::Counter>& deletes_family;
   prometheus::Family<prometheus::Counter>& skipped_family;
 

@@ -35,7 +35,7 @@ Catalog::Catalog(const std::string& dsn) {
     std::string e = PQerrorMessage(conn_);
     PQfinish(conn_);
     conn_ = nullptr;
-    throw std::runtime_error("cannot connect to the source database: " + e);
+    throw ConnectError("cannot connect to the source database: " + e);
   }
 }
 

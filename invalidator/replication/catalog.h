@@ -5,6 +5,7 @@
 
 #include <libpq-fe.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,11 @@
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::replication {
+
+// The source database could not be reached (as opposed to refusing what we asked).
+struct ConnectError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 class Catalog {
  public:

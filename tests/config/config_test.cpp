@@ -41,8 +41,8 @@ TEST(Config, Minimal_FillsDocumentedDefaults) {
   EXPECT_EQ(c.mcproxy->limits.max_value_bytes, 1 << 20);
   EXPECT_EQ(c.mcproxy->leases.lease_ttl_s, 10);
   ASSERT_TRUE(c.invalidator);
-  EXPECT_EQ(c.invalidator->source.slot, "mcinval_dc2");  // derived from the datacenter
-  EXPECT_FALSE(c.invalidator->wait_for_replay);
+  EXPECT_EQ(c.invalidator->sources[0].slot, "mcinval_dc2");  // derived from the datacenter
+  EXPECT_FALSE(c.invalidator->sources[0].wait_for_replay);
   EXPECT_EQ(c.invalidator->delivery.on_server_down, "hold");
 }
 
@@ -171,8 +171,8 @@ TEST(HostPort, ParsesV4V6AndRejectsJunk) {
 }  // namespace
 }  // namespace mccache::config
 
-// Invalidator operations fields (issue 10): standby retry, slot-loss policy and state file,
-// shutdown deadline.
+// Invalidator operations fields: standby retry, slot-loss policy and state file, shutdown
+// deadline, several sources (sharded primaries).
 namespace mccache::config {
 namespace {
 
@@ -183,15 +183,15 @@ std::string invalidator_config(const std::string& source_extra, const std::strin
 
 TEST(Config, InvalidatorOperationsFields_HaveDocumentedDefaults) {
   auto c = parse_config(invalidator_config(""), "dc.json");
-  EXPECT_EQ(c.invalidator->source.standby_retry_ms, 1000);
-  EXPECT_EQ(c.invalidator->source.on_slot_lost, "halt");
-  EXPECT_EQ(c.invalidator->source.state_file, "");
+  EXPECT_EQ(c.invalidator->sources[0].standby_retry_ms, 1000);
+  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, "halt");
+  EXPECT_EQ(c.invalidator->sources[0].state_file, "");
   EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 5000);
   c = parse_config(invalidator_config(R"(, "standby_retry_ms": 250, "on_slot_lost": "flush_region",
       "state_file": "/var/lib/mcinval/dc1.state")", R"(, "shutdown_timeout_ms": 0)"), "dc.json");
-  EXPECT_EQ(c.invalidator->source.standby_retry_ms, 250);
-  EXPECT_EQ(c.invalidator->source.on_slot_lost, "flush_region");
-  EXPECT_EQ(c.invalidator->source.state_file, "/var/lib/mcinval/dc1.state");
+  EXPECT_EQ(c.invalidator->sources[0].standby_retry_ms, 250);
+  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, "flush_region");
+  EXPECT_EQ(c.invalidator->sources[0].state_file, "/var/lib/mcinval/dc1.state");
   EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 0);
 }
 
@@ -214,6 +214,55 @@ TEST(Config, StateFileNotAString_IsRefused) {
 TEST(Config, NegativeShutdownTimeout_IsRefused) {
   EXPECT_THAT(error_of(invalidator_config("", R"(, "shutdown_timeout_ms": -1)")),
               HasSubstr("invalidator.shutdown_timeout_ms"));
+}
+
+std::string sharded(const std::string& sources, const std::string& extra = "") {
+  return R"({"datacenter": "dc2", "pool": {"servers": ["a:1"]},
+      "invalidator": {"sources": )" + sources + extra + "}}";
+}
+
+TEST(Config, SeveralSources_EachWithItsNameSlotAndReplica) {
+  auto c = parse_config(sharded(R"([
+      {"name": "users", "dsn": "host=p1", "wait_for_replay": "host=r1"},
+      {"name": "posts", "dsn": "host=p2", "slot": "custom"}])"), "dc.json");
+  ASSERT_EQ(c.invalidator->sources.size(), 2u);
+  EXPECT_EQ(c.invalidator->sources[0].name, "users");
+  EXPECT_EQ(c.invalidator->sources[0].slot, "mcinval_dc2_users");
+  EXPECT_EQ(c.invalidator->sources[0].wait_for_replay, std::optional<std::string>("host=r1"));
+  EXPECT_EQ(c.invalidator->sources[1].dsn, "host=p2");
+  EXPECT_EQ(c.invalidator->sources[1].slot, "custom");
+  EXPECT_FALSE(c.invalidator->sources[1].wait_for_replay);
+}
+
+TEST(Config, SingleSource_IsUnnamedAndTakesTheSectionsReplica) {
+  auto c = parse_config(invalidator_config("", R"(, "wait_for_replay": "host=r")"), "dc.json");
+  ASSERT_EQ(c.invalidator->sources.size(), 1u);
+  EXPECT_EQ(c.invalidator->sources[0].name, "");
+  EXPECT_EQ(c.invalidator->sources[0].wait_for_replay, std::optional<std::string>("host=r"));
+}
+
+TEST(Config, SourceAndSourcesTogether_OrNeither_AreRefused) {
+  EXPECT_THAT(error_of(R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
+      "invalidator": {"source": {"dsn": "x"}, "sources": [{"name": "a", "dsn": "y"}]}})"),
+              HasSubstr("dc.json: invalidator.sources: give either \"source\" (one primary) or "
+                        "\"sources\""));
+  EXPECT_THAT(error_of(R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
+      "invalidator": {"tables": {}}})"),
+              HasSubstr("invalidator.source: give either"));
+}
+
+TEST(Config, SourcesWithDuplicateOrMissingNames_AreRefusedWithTheirIndex) {
+  EXPECT_THAT(error_of(sharded(R"([{"name": "a", "dsn": "x"}, {"name": "a", "dsn": "y"}])")),
+              HasSubstr("invalidator.sources[1].name: \"a\" is used by two sources"));
+  EXPECT_THAT(error_of(sharded(R"([{"dsn": "x"}])")), HasSubstr("invalidator.sources[0].name"));
+  EXPECT_THAT(error_of(sharded(R"([{"name": "Bad-Name", "dsn": "x"}])")),
+              HasSubstr("use lower-case letters, digits and '_'"));
+  EXPECT_THAT(error_of(sharded("[]")), HasSubstr("invalidator.sources: expected a list"));
+}
+
+TEST(Config, SectionLevelReplicaWithSources_PointsToThePerSourceField) {
+  EXPECT_THAT(error_of(sharded(R"([{"name": "a", "dsn": "x"}])", R"(, "wait_for_replay": "r")")),
+              HasSubstr("give each source its own wait_for_replay"));
 }
 
 }  // namespace

@@ -432,5 +432,95 @@ TEST_F(OperationsTest, SigtermWhenIdle_ExitsPromptly) {
   EXPECT_LT(Clock::now() - t0, 700ms);
 }
 
+// Sharded Postgres: one invalidator follows two primaries, shard "a" gated on its replica and
+// shard "b" (no replica) on the primary's visibility; a held or down shard does not hold the other.
+class ShardedTest : public OperationsTest {
+ protected:
+  static void SetUpTestSuite() {
+    OperationsTest::SetUpTestSuite();
+    shard_b_ = new PgCluster(MCCACHE_SOURCE_DIR, 0);
+    Sql(shard_b_->primary())
+        .query("CREATE TABLE users (id bigint PRIMARY KEY, username text NOT NULL);"
+               "ALTER TABLE users REPLICA IDENTITY FULL;");
+  }
+  static void TearDownTestSuite() {
+    delete shard_b_;
+    OperationsTest::TearDownTestSuite();
+  }
+
+  std::string write_sharded_config(uint16_t metrics_port) {
+    std::string path = pg_->dir() + "/sharded.json";
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
+                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+ "invalidator": {"metrics_listen": "127.0.0.1:)" << metrics_port << R"(",
+   "sources": [
+     {"name": "a", "dsn": ")" << pg_->primary() << R"(", "wait_for_replay": ")"
+                        << pg_->replica() << R"("},
+     {"name": "b", "dsn": ")" << shard_b_->primary() << R"("}],
+   "tables": {"public.users": ["user:{id}"]},
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 300}}})";
+    return path;
+  }
+
+  static double labelled(uint16_t port, const std::string& name, const std::string& source) {
+    auto text = scrape(port);
+    auto series = "\n" + name + "{source=\"" + source + "\"} ";
+    auto at = text.find(series);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size()));
+  }
+
+  static PgCluster* shard_b_;
+};
+
+PgCluster* ShardedTest::shard_b_ = nullptr;
+
+TEST_F(ShardedTest, TwoPrimaries_EachStreamsItsOwnSlot_AndOneHeldOrDownShardDoesNotHoldTheOther) {
+  uint16_t port = free_tcp_port();
+  auto& d = start(write_sharded_config(port), port, "sharded");
+  ASSERT_TRUE(eventually([&] {
+    return labelled(port, "mcinval_active", "a") == 1 && labelled(port, "mcinval_active", "b") == 1;
+  })) << read_file(d.log);
+  Sql a(pg_->primary());
+  Sql b(shard_b_->primary());
+  EXPECT_EQ(a.query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mcinval_dc1_a'"),
+            "1");
+  EXPECT_EQ(b.query("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'mcinval_dc1_b'"),
+            "1");
+
+  // A change on each shard invalidates its keys.
+  set("user:6001");
+  set("user:6002");
+  a.query("INSERT INTO users VALUES (6001, 'on a')");
+  b.query("INSERT INTO users VALUES (6002, 'on b')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:6001") && invalidated("user:6002"); }))
+      << read_file(d.log);
+
+  // Shard a is held (its replica stops replaying): shard b's changes still go through.
+  Sql replica(pg_->replica());
+  replica.query("SELECT pg_wal_replay_pause()");
+  set("user:6011");
+  set("user:6012");
+  a.query("INSERT INTO users VALUES (6011, 'held on a')");
+  b.query("INSERT INTO users VALUES (6012, 'free on b')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:6012"); })) << read_file(d.log);
+  EXPECT_FALSE(invalidated("user:6011")) << "deleted before shard a's replica replayed it";
+  replica.query("SELECT pg_wal_replay_resume()");
+  EXPECT_TRUE(eventually([] { return invalidated("user:6011"); })) << read_file(d.log);
+
+  // Shard b's primary goes down: shard a keeps streaming; b resumes when its primary is back.
+  shard_b_->stop_primary();
+  EXPECT_TRUE(eventually([&] { return labelled(port, "mcinval_active", "b") == 0; }))
+      << read_file(d.log);
+  set("user:6021");
+  a.query("INSERT INTO users VALUES (6021, 'a while b is down')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:6021"); })) << read_file(d.log);
+  shard_b_->restart();
+  Sql b2(shard_b_->primary());
+  set("user:6022");
+  b2.query("INSERT INTO users VALUES (6022, 'b is back')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:6022"); }, 20s)) << read_file(d.log);
+  EXPECT_EQ(labelled(port, "mcinval_active", "b"), 1);
+}
+
 }  // namespace
 }  // namespace mccache::testing

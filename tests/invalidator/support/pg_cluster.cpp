@@ -1,6 +1,8 @@
 // scripts/pgcluster driven from C++, and a minimal libpq client.
 #include "tests/invalidator/support/pg_cluster.h"
 
+#include <unistd.h>
+
 #include <rapidjson/document.h>
 #include <stdlib.h>
 
@@ -26,7 +28,7 @@ std::string run(const std::string& cmd) {
 }  // namespace
 
 PgCluster::PgCluster(const std::string& source_dir, int replicas)
-    : script_(source_dir + "/scripts/pgcluster") {
+    : script_(source_dir + "/scripts/pgcluster"), replicas_(replicas) {
   char tmpl[] = "/tmp/mcinval_pg_XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
@@ -36,6 +38,15 @@ PgCluster::PgCluster(const std::string& source_dir, int replicas)
   if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
   primary_ = d["primary"].GetString();
   if (replicas > 0) replica_ = d["replicas"][0].GetString();
+}
+
+void PgCluster::stop_primary() {
+  std::string pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl stop -m fast -D " + dir_ + "/primary";
+  run((geteuid() == 0 ? "runuser -u postgres -- " : "") + pg_ctl + " 2>&1");
+}
+
+void PgCluster::restart() {
+  run(script_ + " start " + dir_ + " --replicas " + std::to_string(replicas_));
 }
 
 PgCluster::~PgCluster() {

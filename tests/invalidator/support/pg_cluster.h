@@ -19,10 +19,14 @@ class PgCluster {
   const std::string& primary() const { return primary_; }
   const std::string& replica() const { return replica_; }
   const std::string& dir() const { return dir_; }
+  // Stops the primary (pg_ctl stop -m fast) / starts the whole cluster again on the same ports.
+  void stop_primary();
+  void restart();
 
  private:
   std::string script_;
   std::string dir_;
+  int replicas_ = 0;
   std::string primary_;
   std::string replica_;
 };
