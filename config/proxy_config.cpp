@@ -9,6 +9,8 @@ ProxyConfig parse_proxy_config(JsonObject& s) {
   c.metrics_listen = s.optional_endpoint("metrics_listen");
   c.threads = static_cast<int>(s.integer("threads", c.threads, 1, 64));
   c.admin_commands = s.boolean("admin_commands", c.admin_commands);
+  c.shutdown_timeout_ms =
+      static_cast<int>(s.integer("shutdown_timeout_ms", c.shutdown_timeout_ms, 0, 600000));
 
   if (auto b = s.object("backend")) {
     auto& bc = c.backend;

@@ -38,6 +38,8 @@ struct ProxyConfig {
   std::optional<HostPort> metrics_listen;  // Prometheus /metrics; absent: off
   int threads = 2;
   bool admin_commands = false;  // flush_all, verbosity, shutdown... refused unless true
+  // SIGTERM/SIGINT: how long in-flight requests may still take before their clients are cut off.
+  int shutdown_timeout_ms = 5000;
   BackendConfig backend;
   LimitsConfig limits;
   LeaseConfig leases;

@@ -27,9 +27,9 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 }
 
-BackendConnection::BackendConnection(Worker& worker, size_t server)
+BackendConnection::BackendConnection(Worker& worker, ServerLink& link)
     : worker_(worker),
-      server_(server),
+      link_(link),
       socket_(worker.io()),
       retry_timer_(worker.io()),
       in_(kReadChunk) {}
@@ -38,7 +38,7 @@ void BackendConnection::connect() {
   if (stopped_) return;
   state_ = State::kConnecting;
   connect_started_ = Clock::now();
-  const auto& hp = worker_.pool().server(server_);
+  const auto& hp = link_.server->address;
   boost::system::error_code ec;
   auto address = asio::ip::make_address(hp.host, ec);
   if (ec) {
@@ -161,7 +161,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   size_t used = 0;
   protocol::Reply reply;
   auto now = worker_.now();
-  auto& counters = worker_.counters();
+  auto& counters = *link_.counters;
   while (used < input.size()) {
     auto step = parser_.next(input.substr(used), reply);
     if (step.status == protocol::ReplyParser::Status::kNeedMore) break;
@@ -171,14 +171,18 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
       return;
     }
     PendingReply p = pending_[pending_head_++];
-    counters.observe_latency(server_, now - p.sent);
+    counters.observe_latency(now - p.sent);
     deliver(p, reply);
     used += step.consumed;
   }
   if (used > 0) {
     std::memmove(in_.data(), in_.data() + used, in_len_ - used);
     in_len_ -= used;
-    worker_.on_backend_success(server_);
+    worker_.on_backend_success(link_);
+  }
+  if (retiring_ && outstanding() == 0) {
+    stop();
+    return;
   }
   // Under steady pipelined load the FIFO is rarely empty at this point; drop the answered front
   // now and then so it does not grow without bound (the erase moves only what is outstanding).
@@ -208,7 +212,7 @@ bool wants_cas(protocol::Command c) {
 
 void BackendConnection::on_epoch_probe(const protocol::Reply& reply) {
   epoch_probe_done_ = true;
-  const auto& name = worker_.pool().name(server_);
+  const auto& name = link_.server->name;
   auto identity = lease::identity_from_stats(reply.raw);
   if (!identity) {
     // Leases on this connection answer SERVER_ERROR; everything else still works.
@@ -225,7 +229,7 @@ Result BackendConnection::deliver_get(const PendingReply& p, const protocol::Rep
   auto meta = meta_of(reply);
   lease::PlainGetOutcome o;
   if (meta) {
-    o = lease::classify_plain_get(*meta, worker_.lease_settings());
+    o = lease::classify_plain_get(*meta, worker_.lease_settings_for(link_));
   } else {
     o.backend_error = true;
     o.error = "unexpected backend reply to get";
@@ -377,7 +381,8 @@ void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& re
 }
 
 void BackendConnection::fail(const char* why) {
-  const auto& name = worker_.pool().name(server_);
+  if (stopped_) return;
+  const auto& name = link_.server->name;
   if (state_ == State::kConnected || outstanding() > 0)
     spdlog::warn("backend {}: {}; failing {} waiting request(s)", name, why, outstanding());
   ++generation_;
@@ -390,7 +395,7 @@ void BackendConnection::fail(const char* why) {
   writing_buf_.clear();
   out_.clear();
   in_len_ = 0;
-  bump(worker_.counters().servers[server_].failures);
+  bump(link_.counters->failures);
   std::string reason = "backend " + name + " " + why;
   // Move the waiting list out first: delivering may make clients close, which never re-enters
   // this connection, but keeps the loop simple to reason about.
@@ -411,7 +416,11 @@ void BackendConnection::fail(const char* why) {
     p.client->reply_done(p.seq);
     p.client->release();
   }
-  worker_.on_backend_failure(server_);
+  if (retiring_) {
+    stop();
+    return;
+  }
+  worker_.on_backend_failure(link_);
   schedule_reconnect();
 }
 
@@ -420,8 +429,8 @@ void BackendConnection::schedule_reconnect() {
   // A server that is up gets a quick retry (a restart or a dropped connection); a down server is
   // probed at probe_interval_ms so a dead host costs one connect per interval per connection.
   const auto& b = worker_.config().backend;
-  int delay_ms = worker_.pool().health(server_).down() ? b.probe_interval_ms
-                                                        : std::min(100, b.probe_interval_ms);
+  int delay_ms = link_.server->health.down() ? b.probe_interval_ms
+                                             : std::min(100, b.probe_interval_ms);
   retry_timer_.expires_after(std::chrono::milliseconds(delay_ms));
   uint64_t gen = generation_;
   retry_timer_.async_wait([this, gen](const boost::system::error_code& ec) {
@@ -444,11 +453,24 @@ void BackendConnection::check_timeouts(Clock::time_point now) {
 }
 
 void BackendConnection::stop() {
+  if (stopped_) return;
   stopped_ = true;
+  stopped_at_ = Clock::now();
   ++generation_;
+  state_ = State::kDisconnected;
   boost::system::error_code ignored;
   retry_timer_.cancel();
   socket_.close(ignored);
+}
+
+void BackendConnection::retire() {
+  retiring_ = true;
+  if (outstanding() == 0) stop();
+}
+
+bool BackendConnection::finished(Clock::time_point now) const {
+  // Closing the socket and cancelling the timer queue their handlers at once; a second is ample.
+  return stopped_ && now - stopped_at_ > std::chrono::seconds(1);
 }
 
 }  // namespace mccache::net

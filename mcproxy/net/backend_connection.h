@@ -8,20 +8,36 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "lease/backend_epoch.h"
+#include "mcproxy/net/metrics.h"
 #include "mcproxy/protocol/reply_parser.h"
 #include "mcproxy/protocol/request.h"
+#include "mcproxy/route/server_pool.h"
 
 namespace mccache::net {
 
+class BackendConnection;
 class ClientConnection;
 class Worker;
-enum class Result : uint8_t;
 using Clock = std::chrono::steady_clock;
+
+// One thread's connections to one memcached server (of the pool or of the gutter). Its address
+// never changes: a reload that drops the server retires the whole link, one that keeps it keeps
+// the link and its connections.
+struct ServerLink {
+  std::shared_ptr<route::Server> server;
+  std::shared_ptr<ServerStats> stats;
+  ServerCounters* counters = nullptr;  // this thread's block of `stats`
+  bool gutter = false;
+  std::vector<std::unique_ptr<BackendConnection>> conns;
+  std::vector<std::unique_ptr<BackendConnection>> retiring;  // draining after a reload
+  size_t next = 0;                                           // round robin over conns
+};
 
 // How the reply to one backend request becomes (part of) a client's reply.
 // The lease-aware ones (gets, lease-get/-set, delete) go through lease/'s classifiers.
@@ -54,14 +70,15 @@ class BackendConnection {
  public:
   enum class State { kDisconnected, kConnecting, kConnected };
 
-  BackendConnection(Worker& worker, size_t server);
+  BackendConnection(Worker& worker, ServerLink& link);
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
 
-  size_t server() const { return server_; }
+  ServerLink& link() const { return link_; }
   State state() const { return state_; }
-  // Requests may be queued while connected or connecting; a connection in back-off refuses them.
-  bool accepts_requests() const { return state_ != State::kDisconnected; }
+  // Requests may be queued while connected or connecting; a connection in back-off or one being
+  // retired refuses them.
+  bool accepts_requests() const { return state_ != State::kDisconnected && !retiring_; }
 
   // Append a request's bytes to out(), then expect() its reply.
   std::string& out() { return out_; }
@@ -81,6 +98,11 @@ class BackendConnection {
   void flush();  // write out() if nothing is being written
   void check_timeouts(Clock::time_point now);
   void stop();
+  // Takes no new requests; the ones already sent still get their replies (or time out), then
+  // the connection closes. Used when a reload drops the server.
+  void retire();
+  // Stopped long enough ago that no handler of its socket or timer can still run: it may be freed.
+  bool finished(Clock::time_point now) const;
 
   bool flush_queued = false;  // on the worker's flush list already
 
@@ -100,7 +122,7 @@ class BackendConnection {
   void schedule_reconnect();
 
   Worker& worker_;
-  size_t server_;
+  ServerLink& link_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::steady_timer retry_timer_;
   State state_ = State::kDisconnected;
@@ -108,6 +130,8 @@ class BackendConnection {
   Clock::time_point connect_started_;
   bool writing_ = false;
   bool stopped_ = false;
+  bool retiring_ = false;
+  Clock::time_point stopped_at_;
   std::string out_;
   std::string writing_buf_;
   std::vector<char> in_;

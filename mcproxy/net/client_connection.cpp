@@ -15,16 +15,30 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr size_t kInitialReadBuffer = 16 * 1024;
+
+protocol::ParserLimits parser_limits(const config::LimitsConfig& limits) {
+  return protocol::ParserLimits{static_cast<size_t>(limits.max_key_bytes),
+                                static_cast<size_t>(limits.max_value_bytes), 2048, 1 << 20};
 }
+}  // namespace
 
 ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
     : worker_(worker),
       socket_(std::move(socket)),
-      parser_(protocol::ParserLimits{
-          static_cast<size_t>(worker.config().limits.max_key_bytes),
-          static_cast<size_t>(worker.config().limits.max_value_bytes), 2048, 1 << 20}),
+      parser_(parser_limits(worker.config().limits)),
       in_(kInitialReadBuffer),
       last_active_(worker.now()) {}
+
+void ClientConnection::apply_limits() {
+  parser_.set_limits(parser_limits(worker_.config().limits));
+}
+
+void ClientConnection::drain() {
+  if (closed_) return;
+  quitting_ = true;
+  // flush() closes the connection once nothing is outstanding and everything is written.
+  worker_.want_flush(*this);
+}
 
 void ClientConnection::start() {
   boost::system::error_code ignored;

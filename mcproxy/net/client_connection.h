@@ -35,6 +35,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   void close();
   bool closed() const { return closed_; }
   void quit() { quitting_ = true; }
+  // Shutdown: read nothing more; close once the replies of what was already read are written
+  // (at once if there are none).
+  void drain();
+  // A reload may change the limits; the next request is parsed with the new ones.
+  void apply_limits();
   Clock::time_point last_active() const { return last_active_; }
   bool idle() const { return replies_.open_slots() == 0 && !writing_; }
 

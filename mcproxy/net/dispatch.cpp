@@ -5,12 +5,15 @@
 // backend request has exactly one reply.
 #include <unistd.h>
 
+#include <ctime>
+
 #include "version.h"
 #include "lease/client_reply.h"
 #include "lease/lease_set.h"
 #include "lease/meta_commands.h"
 #include "mcproxy/net/worker.h"
 #include "mcproxy/protocol/reply_writer.h"
+#include "mcproxy/route/gutter.h"
 
 namespace mccache::net {
 
@@ -19,9 +22,11 @@ using protocol::Request;
 
 namespace {
 
-// The command line without a trailing " noreply" (text) or the " q" flag (meta).
+// The command line without a trailing " noreply" (text) or the " q" flag (meta). The command
+// and the key are never dropped, whatever they spell.
 void append_line_without(std::string& out, std::string_view line, std::string_view token) {
   size_t pos = 0;
+  size_t index = 0;
   bool first = true;
   while (pos < line.size()) {
     while (pos < line.size() && line[pos] == ' ') ++pos;
@@ -29,7 +34,7 @@ void append_line_without(std::string& out, std::string_view line, std::string_vi
     size_t end = line.find(' ', pos);
     if (end == std::string_view::npos) end = line.size();
     std::string_view tok = line.substr(pos, end - pos);
-    if (tok != token) {
+    if (index++ < 2 || tok != token) {
       if (!first) out.push_back(' ');
       out.append(tok);
       first = false;
@@ -42,6 +47,29 @@ void append_line_without(std::string& out, std::string_view line, std::string_vi
 std::string backend_down_reply(const std::string& server) {
   return "SERVER_ERROR backend " + server + " is down\r\n";
 }
+
+// Where the exptime is in a text command line sent to the gutter (capped there); 0: no exptime
+// to cap (append/prepend keep the item's own, incr/decr have none).
+size_t text_exptime_index(Command c) {
+  switch (c) {
+    case Command::kSet:
+    case Command::kAdd:
+    case Command::kReplace:
+    case Command::kCas:
+      return 3;  // <cmd> <key> <flags> <exptime> <bytes> ...
+    case Command::kTouch:
+      return 2;  // touch <key> <exptime>
+    default:
+      return 0;
+  }
+}
+
+bool meta_sets_ttl(Command c) {
+  return c == Command::kMetaGet || c == Command::kMetaSet || c == Command::kMetaDelete ||
+         c == Command::kMetaArithmetic;
+}
+
+int64_t unix_now() { return static_cast<int64_t>(std::time(nullptr)); }
 
 // memcached echoes the key with `k`, so the reply carries it and a pending slot needs no copy of
 // the key (lease/ builds the command; this only adds the flag before its "\r\n").
@@ -61,7 +89,7 @@ LeaseSetOutcome refusal_reason(lease::TokenVerdict v) {
 }  // namespace
 
 void Worker::dispatch(ClientConnection& client, const Request& r) {
-  const auto& cfg = shared_.config;
+  const auto& cfg = live_->proxy;
   switch (r.command) {
     case Command::kGet:
     case Command::kGets:
@@ -107,7 +135,7 @@ void Worker::dispatch(ClientConnection& client, const Request& r) {
       break;
   }
 
-  size_t server = shared_.pool.server_for(r.key());
+  Route to = route(r.key());
   bool quiet_reply = r.noreply;  // text noreply: send nothing back, even on success
   uint64_t seq = client.replies().reserve(r.size);
   ReplyAction action = ReplyAction::kPassThrough;
@@ -118,15 +146,15 @@ void Worker::dispatch(ClientConnection& client, const Request& r) {
                                             : ReplyAction::kQuietMetaOther;
   }
   if (quiet_reply) action = ReplyAction::kDiscard;
-  forward(client, r, server, action, seq);
+  forward(client, r, to, action, seq);
 }
 
-void Worker::forward(ClientConnection& client, const Request& r, size_t server,
+void Worker::forward(ClientConnection& client, const Request& r, const Route& to,
                      ReplyAction action, uint64_t seq) {
-  BackendConnection* b = backend_for(server);
+  BackendConnection* b = backend_for(*to.link);
   if (b == nullptr) {
     if (action != ReplyAction::kDiscard)
-      client.replies().buffer_for(seq).append(backend_down_reply(shared_.pool.name(server)));
+      client.replies().buffer_for(seq).append(backend_down_reply(to.link->server->name));
     client.replies().complete(seq);
     counters_->count(r.command, Result::kBackendDown);
     return;
@@ -134,8 +162,15 @@ void Worker::forward(ClientConnection& client, const Request& r, size_t server,
   std::string& out = b->out();
   if (r.command == Command::kDelete) {
     // Both modes void outstanding leases: md I bumps the CAS a token names, md drops the item.
-    lease::append_delete_command(out, r.key(), lease_settings_.delete_mode,
-                                 lease_settings_.stale_ttl_s);
+    const auto& leases = lease_settings_for(*to.link);
+    lease::append_delete_command(out, r.key(), leases.delete_mode, leases.stale_ttl_s);
+  } else if (to.gutter && text_exptime_index(r.command) != 0) {
+    // Nothing may outlive the gutter's ttl_s there: it may miss invalidations while it stands in.
+    route::append_text_for_gutter(out, r.line, text_exptime_index(r.command), r.noreply,
+                                  live_->gutter_ttl_s, unix_now());
+  } else if (to.gutter && meta_sets_ttl(r.command)) {
+    route::append_meta_for_gutter(out, r.line, r.command == Command::kMetaSet, r.quiet,
+                                  live_->gutter_ttl_s, unix_now());
   } else if (protocol::is_meta(r.command)) {
     if (r.quiet) {
       append_line_without(out, r.line, "q");
@@ -168,24 +203,27 @@ void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
   for (size_t i = 0; i < r.keys.size(); ++i) {
     std::string_view key = r.keys[i];
     uint64_t seq = replies.reserve(i == 0 ? r.size : 0);
-    size_t server = shared_.pool.server_for(key);
+    Route to = route(key);
     // A lease-get needs the connection's epoch to mint a token: mg N creates the placeholder
     // whatever we do with the answer, so never send one we could not answer. Right after a
     // (re)connect the `stats` probe is ahead of it, so its reply finds the epoch known.
-    BackendConnection* b = lease ? backend_for_lease(server, true) : backend_for(server);
+    BackendConnection* b = lease ? backend_for_lease(*to.link, true) : backend_for(*to.link);
     if (b == nullptr) {
       // One key's server is down: a single-key get says so; a multi-key get answers the keys it
       // can and leaves the others out (a miss to the client), so one dead server does not fail
       // every multi-get that touches it.
-      reply_backend_down(client, r, server, seq, single);
+      reply_backend_down(client, r, *to.link, seq, single);
       if (lease) counters_->count(LeaseGetOutcome::kError);
       continue;
     }
     std::string& out = b->out();
     if (lease) {
-      lease::append_lease_get_command(out, key, lease_settings_);
+      lease::append_lease_get_command(out, key, lease_settings_for(*to.link));
     } else if (touch) {
-      lease::append_touch_get_command(out, key, r.exptime);
+      lease::append_touch_get_command(
+          out, key,
+          to.gutter ? route::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now())
+                    : r.exptime);
     } else {
       lease::append_plain_get_command(out, key);
     }
@@ -195,13 +233,13 @@ void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
   if (!single) client.reply_now(0, protocol::kEndReply);
 }
 
-void Worker::reply_backend_down(ClientConnection& client, const Request& r, size_t server,
-                                uint64_t seq, bool say_it) {
+void Worker::reply_backend_down(ClientConnection& client, const Request& r,
+                                const ServerLink& link, uint64_t seq, bool say_it) {
   auto& replies = client.replies();
   if (say_it) {
     std::string& out = replies.buffer_for(seq);
-    const auto& name = shared_.pool.name(server);
-    if (shared_.pool.health(server).down()) {
+    const auto& name = link.server->name;
+    if (link.server->health.down()) {
       out.append(backend_down_reply(name));
     } else {
       // Up, but no connection has read the server's `stats` yet (it is (re)connecting).
@@ -213,11 +251,11 @@ void Worker::reply_backend_down(ClientConnection& client, const Request& r, size
 }
 
 void Worker::dispatch_lease_set(ClientConnection& client, const Request& r) {
-  size_t server = shared_.pool.server_for(r.key());
+  Route to = route(r.key());
   uint64_t seq = client.replies().reserve(r.size);
-  BackendConnection* b = backend_for_lease(server, false);
+  BackendConnection* b = backend_for_lease(*to.link, false);
   if (b == nullptr) {
-    reply_backend_down(client, r, server, seq, !r.noreply);
+    reply_backend_down(client, r, *to.link, seq, !r.noreply);
     counters_->count(LeaseSetOutcome::kError);
     return;
   }
@@ -232,15 +270,22 @@ void Worker::dispatch_lease_set(ClientConnection& client, const Request& r) {
     return;
   }
   // noreply still sends the non-quiet ms: its one reply keeps the FIFO exact and is counted.
-  lease::append_lease_set_command(b->out(), r.key(), plan.cas, r.flags, r.exptime, r.data);
+  int64_t exptime =
+      to.gutter ? route::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now()) : r.exptime;
+  lease::append_lease_set_command(b->out(), r.key(), plan.cas, r.flags, exptime, r.data);
   b->expect(PendingReply{&client, seq, r.command,
                          r.noreply ? ReplyAction::kLeaseSetNoreply : ReplyAction::kLeaseSet, now_});
 }
 
 void Worker::dispatch_broadcast(ClientConnection& client, const Request& r) {
-  for (size_t s = 0; s < shared_.pool.size(); ++s) {
-    uint64_t seq = client.replies().reserve(s == 0 ? r.size : 0);
-    forward(client, r, s, ReplyAction::kBroadcastPart, seq);
+  // The gutter too: flush_all must not leave copies there to be served while a server is down.
+  bool first = true;
+  for (auto* links : {&links_, &gutter_links_}) {
+    for (auto& link : *links) {
+      uint64_t seq = client.replies().reserve(first ? r.size : 0);
+      first = false;
+      forward(client, r, Route{link.get(), false}, ReplyAction::kBroadcastPart, seq);
+    }
   }
   client.reply_now(0, r.noreply ? "" : "OK\r\n");
 }
@@ -252,12 +297,15 @@ void Worker::reply_stats(ClientConnection& client, const Request& r) {
   auto up = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - shared_.started);
   protocol::append_stat(out, "uptime", num(static_cast<uint64_t>(up.count())));
   protocol::append_stat(out, "version", "mcproxy-" MCCACHE_VERSION);
-  protocol::append_stat(out, "threads", num(static_cast<uint64_t>(shared_.config.threads)));
+  protocol::append_stat(out, "threads", num(static_cast<uint64_t>(live_->proxy.threads)));
   protocol::append_stat(out, "curr_connections",
                         num(static_cast<uint64_t>(shared_.open_connections.load())));
-  for (size_t s = 0; s < shared_.pool.size(); ++s)
-    protocol::append_stat(out, "server:" + shared_.pool.name(s),
-                          shared_.pool.health(s).down() ? "down" : "up");
+  for (const auto& link : links_)
+    protocol::append_stat(out, "server:" + link->server->name,
+                          link->server->health.down() ? "down" : "up");
+  for (const auto& link : gutter_links_)
+    protocol::append_stat(out, "gutter:" + link->server->name,
+                          link->server->health.down() ? "down" : "up");
   out.append(protocol::kEndReply);
   client.reply_now(r.size, out);
   counters_->count(r.command, Result::kOk);

@@ -1,6 +1,8 @@
 // Builds the Prometheus families from the per-thread counters at scrape time.
 #include "mcproxy/net/metrics.h"
 
+#include "mcproxy/net/live_config.h"
+
 #include <limits>
 #include <string>
 #include <utility>
@@ -153,6 +155,17 @@ std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
         MetricType::Counter, &WorkerCounters::connections_refused);
   total("mcproxy_connections", "Open client connections", MetricType::Gauge,
         &WorkerCounters::connections_open);
+  total("mcproxy_gutter_routed_total",
+        "Keys and requests sent to the gutter pool because their server was marked down",
+        MetricType::Counter, &WorkerCounters::gutter_routed);
+  auto reloads = family("mcproxy_config_reloads_total",
+                        "SIGHUP config reloads: ok (applied) or error (refused, old config kept)",
+                        MetricType::Counter);
+  reloads.metric.push_back(value_metric(static_cast<double>(load(reloads_.ok)),
+                                        MetricType::Counter, {{"result", "ok"}}));
+  reloads.metric.push_back(value_metric(static_cast<double>(load(reloads_.error)),
+                                        MetricType::Counter, {{"result", "error"}}));
+  out.push_back(std::move(reloads));
 
   auto up = family("mcproxy_server_up", "1 if the memcached server is up, 0 if marked down",
                    MetricType::Gauge);
@@ -162,34 +175,41 @@ std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
   auto latency = family("mcproxy_backend_latency_seconds",
                         "Time from sending a request to memcached to parsing its reply",
                         MetricType::Histogram);
-  for (size_t s = 0; s < pool_.size(); ++s) {
-    std::vector<prometheus::ClientMetric::Label> labels{{"server", pool_.name(s)}};
-    up.metric.push_back(value_metric(pool_.health(s).down() ? 0 : 1, MetricType::Gauge, labels));
-    uint64_t fails = 0;
-    prometheus::ClientMetric h;
-    h.label = labels;
-    std::array<uint64_t, kLatencyBoundsUs.size() + 1> buckets{};
-    uint64_t sum_us = 0;
-    for (auto* w : workers_) {
-      const auto& sc = w->servers[s];
-      fails += load(sc.failures);
-      sum_us += load(sc.latency_sum_us);
-      for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += load(sc.latency_buckets[b]);
+  auto live = live_.get();
+  auto add_servers = [&](const route::ServerPool& pool,
+                         const std::vector<std::shared_ptr<ServerStats>>& stats, bool gutter) {
+    for (size_t s = 0; s < pool.size(); ++s) {
+      std::vector<prometheus::ClientMetric::Label> labels{{"server", pool.name(s)}};
+      if (gutter) labels.push_back({"pool", "gutter"});
+      up.metric.push_back(value_metric(pool.health(s).down() ? 0 : 1, MetricType::Gauge, labels));
+      uint64_t fails = 0;
+      prometheus::ClientMetric h;
+      h.label = labels;
+      std::array<uint64_t, kLatencyBoundsUs.size() + 1> buckets{};
+      uint64_t sum_us = 0;
+      for (const auto& sc : stats[s]->per_worker) {
+        fails += load(sc.failures);
+        sum_us += load(sc.latency_sum_us);
+        for (size_t b = 0; b < buckets.size(); ++b) buckets[b] += load(sc.latency_buckets[b]);
+      }
+      failures.metric.push_back(
+          value_metric(static_cast<double>(fails), MetricType::Counter, labels));
+      uint64_t cumulative = 0;
+      for (size_t b = 0; b < buckets.size(); ++b) {
+        cumulative += buckets[b];
+        prometheus::ClientMetric::Bucket bucket;
+        bucket.cumulative_count = cumulative;
+        bucket.upper_bound = b < kLatencyBoundsUs.size() ? kLatencyBoundsUs[b] / 1e6
+                                                         : std::numeric_limits<double>::infinity();
+        h.histogram.bucket.push_back(bucket);
+      }
+      h.histogram.sample_count = cumulative;
+      h.histogram.sample_sum = static_cast<double>(sum_us) / 1e6;
+      latency.metric.push_back(std::move(h));
     }
-    failures.metric.push_back(value_metric(static_cast<double>(fails), MetricType::Counter, labels));
-    uint64_t cumulative = 0;
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      cumulative += buckets[b];
-      prometheus::ClientMetric::Bucket bucket;
-      bucket.cumulative_count = cumulative;
-      bucket.upper_bound = b < kLatencyBoundsUs.size() ? kLatencyBoundsUs[b] / 1e6
-                                                       : std::numeric_limits<double>::infinity();
-      h.histogram.bucket.push_back(bucket);
-    }
-    h.histogram.sample_count = cumulative;
-    h.histogram.sample_sum = static_cast<double>(sum_us) / 1e6;
-    latency.metric.push_back(std::move(h));
-  }
+  };
+  add_servers(live->pool, live->pool_stats, false);
+  if (live->gutter) add_servers(*live->gutter, live->gutter_stats, true);
   out.push_back(std::move(up));
   out.push_back(std::move(failures));
   out.push_back(std::move(latency));

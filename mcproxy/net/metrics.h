@@ -17,7 +17,6 @@
 
 #include "mcproxy/protocol/reply_parser.h"
 #include "mcproxy/protocol/request.h"
-#include "mcproxy/route/server_pool.h"
 
 namespace mccache::net {
 
@@ -69,10 +68,31 @@ struct ServerCounters {
   Counter latency_sum_us{0};
   Counter failures{0};
   Counter requests{0};
+
+  void observe_latency(std::chrono::nanoseconds d) {
+    auto us = static_cast<uint64_t>(d.count() / 1000);
+    size_t b = 0;
+    while (b < kLatencyBoundsUs.size() && static_cast<double>(us) > kLatencyBoundsUs[b]) ++b;
+    bump(latency_buckets[b]);
+    bump(latency_sum_us, us);
+  }
+};
+
+// One server's counters, one block per proxy thread (each thread writes only its own). Allocated
+// off the request path when a server first appears in the config, and kept across reloads that
+// keep the server, so its counters stay monotonic.
+struct ServerStats {
+  explicit ServerStats(size_t workers) : per_worker(workers) {}
+  std::vector<ServerCounters> per_worker;  // never resized
+};
+
+// SIGHUP outcomes, written by the signal thread only.
+struct ReloadCounters {
+  Counter ok{0};
+  Counter error{0};
 };
 
 struct WorkerCounters {
-  explicit WorkerCounters(size_t servers) : servers(servers) {}
   std::array<std::array<Counter, kResultCount>, protocol::kCommandCount + 1> requests{};
   std::array<Counter, kLeaseGetOutcomeCount> lease_gets{};
   std::array<Counter, kLeaseSetOutcomeCount> lease_sets{};
@@ -88,32 +108,29 @@ struct WorkerCounters {
   Counter connections_open{0};  // gauge, written only by its thread
   Counter backend_bytes_in{0};
   Counter backend_bytes_out{0};
-  std::vector<ServerCounters> servers;
+  Counter gutter_routed{0};  // keys and requests sent to the gutter because their server is down
 
   void count(protocol::Command c, Result r) {
     bump(requests[static_cast<size_t>(c)][static_cast<size_t>(r)]);
   }
   void count(LeaseGetOutcome o) { bump(lease_gets[static_cast<size_t>(o)]); }
   void count(LeaseSetOutcome o) { bump(lease_sets[static_cast<size_t>(o)]); }
-  void observe_latency(size_t server, std::chrono::nanoseconds d) {
-    auto us = static_cast<uint64_t>(d.count() / 1000);
-    auto& s = servers[server];
-    size_t b = 0;
-    while (b < kLatencyBoundsUs.size() && static_cast<double>(us) > kLatencyBoundsUs[b]) ++b;
-    bump(s.latency_buckets[b]);
-    bump(s.latency_sum_us, us);
-  }
 };
+
+class LiveConfigSlot;
 
 class ProxyMetrics : public prometheus::Collectable {
  public:
-  ProxyMetrics(const route::ServerPool& pool, std::vector<const WorkerCounters*> workers)
-      : pool_(pool), workers_(std::move(workers)) {}
+  // `live` says which servers (pool and gutter) exist right now; read at each scrape.
+  ProxyMetrics(const LiveConfigSlot& live, std::vector<const WorkerCounters*> workers,
+               const ReloadCounters& reloads)
+      : live_(live), workers_(std::move(workers)), reloads_(reloads) {}
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
-  const route::ServerPool& pool_;
+  const LiveConfigSlot& live_;
   std::vector<const WorkerCounters*> workers_;
+  const ReloadCounters& reloads_;
 };
 
 }  // namespace mccache::net

@@ -1,32 +1,76 @@
 // Starts the proxy: one Worker (io_context + thread) per config.threads, the /metrics exposer,
-// and a signal set that stops everything cleanly on SIGINT/SIGTERM.
+// and a signal thread: SIGHUP reloads the config, SIGINT/SIGTERM drain and stop (a second one
+// stops at once).
 #include "mcproxy/net/server.h"
 
 #include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "mcproxy/net/live_config.h"
+#include "mcproxy/net/reload.h"
 #include "mcproxy/net/worker.h"
 
 namespace mccache::mcproxy {
+namespace {
+
+// One throwaway TCP connection to `to` (loopback if it is a wildcard address).
+void poke(const config::HostPort& to) {
+  namespace ip = boost::asio::ip;
+  boost::system::error_code ec;
+  auto address = ip::make_address(to.host, ec);
+  if (ec) return;
+  if (address.is_unspecified())
+    address = address.is_v4() ? ip::address(ip::address_v4::loopback())
+                              : ip::address(ip::address_v6::loopback());
+  boost::asio::io_context io(1);
+  ip::tcp::socket socket(io);
+  socket.connect(ip::tcp::endpoint(address, to.port), ec);
+  socket.close(ec);
+}
+
+// civetweb's listener thread looks at its stop flag only between polls of up to 2 s, so a plain
+// destruction makes an idle proxy take that long to exit. A connection wakes the poll at once.
+void stop_metrics(std::unique_ptr<prometheus::Exposer>& exposer, const config::HostPort& at) {
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    exposer.reset();
+    stopped = true;
+  });
+  for (int i = 0; i < 300 && !stopped; ++i) {
+    poke(at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stopper.join();
+}
+
+}  // namespace
 
 int run_proxy(const config::DatacenterConfig& config) {
   const config::ProxyConfig& proxy = *config.mcproxy;
   // A peer that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Registered first: until the set exists, SIGHUP's default action would end the process.
+  boost::asio::io_context signals_io(1);
+  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);
 
-  route::ServerPool pool(config.pool, proxy.backend.failures_until_down);
-  net::SharedState shared{proxy, pool};
+  const auto thread_count = static_cast<size_t>(proxy.threads);
+  net::LiveConfigSlot live;
+  live.set(net::build_live_config(config, thread_count, nullptr));
+  net::SharedState shared;
 
   std::vector<std::unique_ptr<net::Worker>> workers;
-  for (int i = 0; i < proxy.threads; ++i) {
-    workers.push_back(std::make_unique<net::Worker>(i, shared));
+  for (size_t i = 0; i < thread_count; ++i) {
+    workers.push_back(std::make_unique<net::Worker>(static_cast<int>(i), shared, live.get()));
     try {
       workers.back()->listen();
     } catch (const std::exception& e) {
@@ -35,12 +79,13 @@ int run_proxy(const config::DatacenterConfig& config) {
     }
   }
 
+  net::ReloadCounters reloads;
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<net::ProxyMetrics> metrics;
   if (proxy.metrics_listen) {
     std::vector<const net::WorkerCounters*> counters;
     for (auto& w : workers) counters.push_back(w->counters_ptr());
-    metrics = std::make_shared<net::ProxyMetrics>(pool, counters);
+    metrics = std::make_shared<net::ProxyMetrics>(live, counters, reloads);
     try {
       exposer = std::make_unique<prometheus::Exposer>(proxy.metrics_listen->str(), 1);
     } catch (const std::exception& e) {
@@ -51,23 +96,48 @@ int run_proxy(const config::DatacenterConfig& config) {
     exposer->RegisterCollectable(metrics);
   }
 
-  boost::asio::io_context signals_io(1);
-  boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-    if (ec) return;
-    spdlog::info("signal {}: stopping", sig);
-    for (auto& w : workers) w->stop();
-  });
+  bool draining = false;
+  std::function<void()> wait_for_signal = [&] {
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+      if (ec) return;
+      if (sig == SIGHUP) {
+        auto running = live.get();
+        if (auto next = net::reload_live_config(config.file, *running, thread_count)) {
+          live.set(next);
+          for (auto& w : workers) w->apply(next);
+          net::bump(reloads.ok);
+        } else {
+          net::bump(reloads.error);
+        }
+      } else if (!draining) {
+        draining = true;
+        int timeout_ms = live.get()->proxy.shutdown_timeout_ms;
+        spdlog::info("signal {}: not accepting; finishing in-flight requests (up to {} ms; "
+                     "signal again to stop at once)",
+                     sig, timeout_ms);
+        for (auto& w : workers) w->drain(std::chrono::milliseconds(timeout_ms));
+      } else {
+        spdlog::warn("signal {} again: stopping now", sig);
+        for (auto& w : workers) w->stop();
+      }
+      wait_for_signal();
+    });
+  };
+  wait_for_signal();
 
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
-  spdlog::info("mcproxy for {} listening on {} with {} thread(s), {} server(s){}",
-               config.datacenter, proxy.listen.str(), proxy.threads, pool.size(),
+  spdlog::info("mcproxy for {} listening on {} with {} thread(s), {} server(s){}{}",
+               config.datacenter, proxy.listen.str(), proxy.threads, config.pool.servers.size(),
+               config.pool.gutter.enabled()
+                   ? ", gutter of " + std::to_string(config.pool.gutter.servers.size())
+                   : std::string(),
                proxy.metrics_listen ? ", metrics on " + proxy.metrics_listen->str() : "");
   std::thread signal_thread([&] { signals_io.run(); });
   for (auto& t : threads) t.join();
   signals_io.stop();
   signal_thread.join();
+  if (exposer) stop_metrics(exposer, *proxy.metrics_listen);
   spdlog::info("mcproxy stopped");
   return 0;
 }

@@ -17,31 +17,39 @@ constexpr auto kTickInterval = std::chrono::milliseconds(50);
 constexpr std::string_view kTooManyConnections = "SERVER_ERROR too many open connections\r\n";
 }  // namespace
 
-Worker::Worker(int id, SharedState& shared)
+Worker::Worker(int id, SharedState& shared, std::shared_ptr<const LiveConfig> live)
     : id_(id),
       shared_(shared),
+      live_(std::move(live)),
       acceptor_(io_),
       tick_timer_(io_),
-      counters_(std::make_unique<WorkerCounters>(shared.pool.size())) {
-  const auto& cfg = shared.config;
-  lease_settings_.lease_ttl_s = static_cast<uint32_t>(cfg.leases.lease_ttl_s);
-  lease_settings_.stale_ttl_s = static_cast<uint32_t>(cfg.leases.stale_ttl_s);
-  // config/ has validated the name; a stale TTL of 0 keeps nothing, so it is a plain delete.
-  lease_settings_.delete_mode = lease::delete_mode_from_name(cfg.leases.delete_mode)
-                                    .value_or(lease::DeleteMode::Invalidate);
-  if (lease_settings_.stale_ttl_s == 0) lease_settings_.delete_mode = lease::DeleteMode::Remove;
-  backends_.resize(shared.pool.size());
-  next_backend_.resize(shared.pool.size(), 0);
-  for (size_t s = 0; s < shared.pool.size(); ++s) {
-    for (int i = 0; i < cfg.backend.connections_per_server; ++i)
-      backends_[s].push_back(std::make_unique<BackendConnection>(*this, s));
+      drain_timer_(io_),
+      counters_(std::make_unique<WorkerCounters>()) {
+  for (size_t s = 0; s < live_->pool.size(); ++s)
+    links_.push_back(make_link(live_->pool.shared(s), live_->pool_stats[s], false));
+  if (live_->gutter) {
+    for (size_t s = 0; s < live_->gutter->size(); ++s)
+      gutter_links_.push_back(make_link(live_->gutter->shared(s), live_->gutter_stats[s], true));
   }
+}
+
+std::unique_ptr<ServerLink> Worker::make_link(const std::shared_ptr<route::Server>& server,
+                                              const std::shared_ptr<ServerStats>& stats,
+                                              bool gutter) {
+  auto link = std::make_unique<ServerLink>();
+  link->server = server;
+  link->stats = stats;
+  link->counters = &stats->per_worker[static_cast<size_t>(id_)];
+  link->gutter = gutter;
+  for (int i = 0; i < live_->proxy.backend.connections_per_server; ++i)
+    link->conns.push_back(std::make_unique<BackendConnection>(*this, *link));
+  return link;
 }
 
 Worker::~Worker() = default;
 
 void Worker::listen() {
-  const auto& l = shared_.config.listen;
+  const auto& l = live_->proxy.listen;
   boost::system::error_code ec;
   auto address = asio::ip::make_address(l.host, ec);
   if (ec) throw std::runtime_error("mcproxy.listen: \"" + l.host + "\" is not an IP address");
@@ -70,32 +78,135 @@ void Worker::listen() {
 }
 
 void Worker::run() {
-  for (auto& server : backends_)
-    for (auto& b : server) b->connect();
+  running_ = true;
+  for (auto* links : {&links_, &gutter_links_})
+    for (auto& link : *links)
+      for (auto& b : link->conns) b->connect();
   accept();
   tick();
   io_.run();
 }
 
 void Worker::stop() {
-  asio::post(io_, [this] {
-    stopping_ = true;
+  asio::post(io_, [this] { shut_down(); });
+}
+
+void Worker::shut_down() {
+  if (stopping_) return;
+  stopping_ = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  tick_timer_.cancel();
+  drain_timer_.cancel();
+  // Copy first: closing a client may post its removal, never erase it here, but be safe.
+  std::vector<std::shared_ptr<ClientConnection>> clients;
+  for (auto& [ptr, client] : clients_) clients.push_back(client);
+  for (auto& c : clients) c->close();
+  for (auto* links : {&links_, &gutter_links_, &retired_links_}) {
+    for (auto& link : *links) {
+      for (auto& b : link->conns) b->stop();
+      for (auto& b : link->retiring) b->stop();
+    }
+  }
+  io_.stop();
+}
+
+void Worker::drain(std::chrono::milliseconds deadline) {
+  asio::post(io_, [this, deadline] {
+    if (draining_ || stopping_) return;
+    draining_ = true;
+    // Closing the listener refuses new connections at once (every thread closes its own).
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    tick_timer_.cancel();
-    for (auto& [ptr, client] : clients_) client->close();
-    for (auto& server : backends_)
-      for (auto& b : server) b->stop();
-    io_.stop();
+    std::vector<std::shared_ptr<ClientConnection>> clients;
+    for (auto& [ptr, client] : clients_) clients.push_back(client);
+    for (auto& c : clients) c->drain();
+    drain_timer_.expires_after(deadline);
+    drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (ec || stopping_) return;
+      spdlog::warn("thread {}: {} client(s) still waiting for replies after "
+                   "mcproxy.shutdown_timeout_ms; closing them",
+                   id_, clients_.size());
+      shut_down();
+    });
+    maybe_finish_drain();
   });
+}
+
+void Worker::maybe_finish_drain() {
+  if (draining_ && !stopping_ && clients_.empty()) shut_down();
+}
+
+void Worker::apply(std::shared_ptr<const LiveConfig> next) {
+  asio::post(io_, [this, next = std::move(next)]() mutable {
+    if (stopping_) return;
+    // The links of this thread by server: a server the new config keeps keeps its connections
+    // (and whatever is in flight on them), wherever it sits in the new pools.
+    std::unordered_map<std::string, std::unique_ptr<ServerLink>> before;
+    for (auto* links : {&links_, &gutter_links_})
+      for (auto& link : *links) before[link->server->name] = std::move(link);
+    links_.clear();
+    gutter_links_.clear();
+    live_ = std::move(next);
+    const auto per_server = static_cast<size_t>(live_->proxy.backend.connections_per_server);
+    auto adopt = [&](const route::ServerPool& pool,
+                     const std::vector<std::shared_ptr<ServerStats>>& stats, bool gutter,
+                     std::vector<std::unique_ptr<ServerLink>>& into) {
+      for (size_t s = 0; s < pool.size(); ++s) {
+        auto it = before.find(pool.name(s));
+        if (it == before.end()) {
+          into.push_back(make_link(pool.shared(s), stats[s], gutter));
+          for (auto& b : into.back()->conns) b->connect();
+          continue;
+        }
+        auto link = std::move(it->second);
+        before.erase(it);
+        link->server = pool.shared(s);
+        link->stats = stats[s];
+        link->counters = &stats[s]->per_worker[static_cast<size_t>(id_)];
+        link->gutter = gutter;
+        while (link->conns.size() > per_server) {
+          link->conns.back()->retire();
+          link->retiring.push_back(std::move(link->conns.back()));
+          link->conns.pop_back();
+        }
+        while (link->conns.size() < per_server) {
+          link->conns.push_back(std::make_unique<BackendConnection>(*this, *link));
+          link->conns.back()->connect();
+        }
+        into.push_back(std::move(link));
+      }
+    };
+    adopt(live_->pool, live_->pool_stats, false, links_);
+    if (live_->gutter) adopt(*live_->gutter, live_->gutter_stats, true, gutter_links_);
+    for (auto& [name, link] : before) {
+      for (auto& b : link->conns) b->retire();
+      retired_links_.push_back(std::move(link));
+    }
+    for (auto& [ptr, client] : clients_) client->apply_limits();
+  });
+}
+
+void Worker::free_finished_backends() {
+  auto sweep = [&](std::vector<std::unique_ptr<BackendConnection>>& conns) {
+    std::erase_if(conns, [&](const auto& b) { return b->finished(now_); });
+  };
+  for (auto* links : {&links_, &gutter_links_})
+    for (auto& link : *links) sweep(link->retiring);
+  for (auto& link : retired_links_) {
+    sweep(link->conns);
+    sweep(link->retiring);
+  }
+  std::erase_if(retired_links_,
+                [](const auto& link) { return link->conns.empty() && link->retiring.empty(); });
 }
 
 void Worker::accept() {
   acceptor_.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
-    if (stopping_) return;
+    if (stopping_ || draining_) return;
     if (!ec) {
       touch_clock();
-      int limit = shared_.config.limits.max_connections;
+      int limit = live_->proxy.limits.max_connections;
       if (shared_.open_connections.fetch_add(1) >= limit) {
         shared_.open_connections.fetch_sub(1);
         bump(counters_->connections_refused);
@@ -127,6 +238,7 @@ void Worker::forget(ClientConnection* client) {
       auto& open = counters_->connections_open;
       open.store(open.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     }
+    maybe_finish_drain();
   });
 }
 
@@ -135,9 +247,14 @@ void Worker::tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec || stopping_) return;
     touch_clock();
-    for (auto& server : backends_)
-      for (auto& b : server) b->check_timeouts(now_);
-    int idle_s = shared_.config.limits.idle_timeout_s;
+    for (auto* links : {&links_, &gutter_links_, &retired_links_}) {
+      for (auto& link : *links) {
+        for (auto& b : link->conns) b->check_timeouts(now_);
+        for (auto& b : link->retiring) b->check_timeouts(now_);
+      }
+    }
+    free_finished_backends();
+    int idle_s = live_->proxy.limits.idle_timeout_s;
     if (idle_s > 0) {
       auto limit = std::chrono::seconds(idle_s);
       std::vector<ClientConnection*> idle;
@@ -190,39 +307,53 @@ void Worker::flush_all() {
   dirty_clients_.clear();
 }
 
-BackendConnection* Worker::backend_for(size_t server) {
-  if (shared_.pool.health(server).down()) return nullptr;
-  auto& conns = backends_[server];
+Worker::Route Worker::route(std::string_view key) {
+  ServerLink* owner = links_[live_->pool.server_for(key)].get();
+  if (gutter_links_.empty() || !owner->server->health.down()) return {owner, false};
+  bump(counters_->gutter_routed);
+  return {gutter_links_[live_->gutter->server_for(key)].get(), true};
+}
+
+BackendConnection* Worker::backend_for(ServerLink& link) {
+  if (link.server->health.down()) return nullptr;
+  auto& conns = link.conns;
   size_t n = conns.size();
   for (size_t tries = 0; tries < n; ++tries) {
-    size_t i = next_backend_[server]++ % n;
+    size_t i = link.next++ % n;
     if (conns[i]->accepts_requests()) return conns[i].get();
   }
   return nullptr;
 }
 
-BackendConnection* Worker::backend_for_lease(size_t server, bool lease_get) {
-  if (shared_.pool.health(server).down()) return nullptr;
-  auto& conns = backends_[server];
+BackendConnection* Worker::backend_for_lease(ServerLink& link, bool lease_get) {
+  if (link.server->health.down()) return nullptr;
+  auto& conns = link.conns;
   size_t n = conns.size();
   for (size_t tries = 0; tries < n; ++tries) {
-    size_t i = next_backend_[server]++ % n;
+    size_t i = link.next++ % n;
     BackendConnection& b = *conns[i];
     if (lease_get ? b.can_answer_lease_get() : b.accepts_requests() && b.epoch()) return &b;
   }
   return nullptr;
 }
 
-void Worker::on_backend_failure(size_t server) {
-  if (shared_.pool.health(server).record_failure())
-    spdlog::error("server {} marked down after {} consecutive failures; its keys get "
-                  "SERVER_ERROR until a probe reconnects",
-                  shared_.pool.name(server), shared_.config.backend.failures_until_down);
+void Worker::on_backend_failure(ServerLink& link) {
+  if (!link.server->health.record_failure()) return;
+  if (link.gutter) {
+    spdlog::error("gutter server {} marked down after {} consecutive failures; keys it would "
+                  "hold for down servers get SERVER_ERROR until a probe reconnects",
+                  link.server->name, live_->proxy.backend.failures_until_down);
+  } else {
+    spdlog::error("server {} marked down after {} consecutive failures; its keys {} until a probe "
+                  "reconnects",
+                  link.server->name, live_->proxy.backend.failures_until_down,
+                  live_->gutter ? "go to the gutter pool" : "get SERVER_ERROR");
+  }
 }
 
-void Worker::on_backend_success(size_t server) {
-  if (shared_.pool.health(server).record_success())
-    spdlog::info("server {} is back up", shared_.pool.name(server));
+void Worker::on_backend_success(ServerLink& link) {
+  if (link.server->health.record_success())
+    spdlog::info("{}server {} is back up", link.gutter ? "gutter " : "", link.server->name);
 }
 
 }  // namespace mccache::net

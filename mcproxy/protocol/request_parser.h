@@ -32,6 +32,8 @@ class RequestParser {
   };
 
   explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
+  // New limits apply from the next request on (a config reload).
+  void set_limits(ParserLimits limits) { limits_ = limits; }
 
   // Parses at most one request from the front of `input` (the unconsumed bytes so far). On
   // kRequest, `out`'s views point into `input`. Call again with the rest (minus `consumed`).

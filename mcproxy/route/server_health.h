@@ -12,11 +12,15 @@ class ServerHealth {
 
   bool down() const { return down_.load(std::memory_order_relaxed); }
   int consecutive_failures() const { return failures_.load(std::memory_order_relaxed); }
+  // A reload may change the threshold; the state (down or not, the count so far) carries over.
+  void set_failures_until_down(int n) { failures_until_down_.store(n, std::memory_order_relaxed); }
 
   // Returns true if this failure is the one that marked the server down.
   bool record_failure() {
     int n = failures_.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (n >= failures_until_down_ && !down_.exchange(true, std::memory_order_relaxed)) return true;
+    if (n >= failures_until_down_.load(std::memory_order_relaxed) &&
+        !down_.exchange(true, std::memory_order_relaxed))
+      return true;
     return false;
   }
 
@@ -30,7 +34,7 @@ class ServerHealth {
   }
 
  private:
-  const int failures_until_down_;
+  std::atomic<int> failures_until_down_;
   std::atomic<int> failures_{0};
   std::atomic<bool> down_{false};
 };

@@ -1,8 +1,9 @@
 // The region's memcached servers: where each key lives (libmemcached's ketama) and whether its
-// server is up. Keys of a down server are not rehashed elsewhere (docs/mcproxy.md).
+// server is up. Keys of a down server are not rehashed over the pool (docs/mcproxy.md); with a
+// gutter configured the proxy sends them to a second, separate ServerPool instead.
 #pragma once
 
-#include <deque>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,22 +14,39 @@
 
 namespace mccache::route {
 
+// One memcached server. Shared by every pool built for it, so a reload that keeps the server
+// keeps its health (a down server stays down until a probe succeeds).
+struct Server {
+  Server(const config::HostPort& a, int failures_until_down)
+      : address(a), name(a.str()), health(failures_until_down) {}
+  const config::HostPort address;
+  const std::string name;  // "host:port" as the config spells it (lease epochs hash it)
+  ServerHealth health;
+};
+
 class ServerPool {
  public:
   ServerPool(const config::PoolConfig& pool, int failures_until_down);
+  // A pool over `servers` that takes over the Server objects of `previous` pools listing the same
+  // host:port (their health, their connections), and makes new ones for the rest.
+  ServerPool(const std::vector<config::HostPort>& servers, HashMode mode, int failures_until_down,
+             const std::vector<const ServerPool*>& previous = {});
+  ServerPool(ServerPool&&) noexcept = default;
+  ServerPool& operator=(ServerPool&&) noexcept = default;
 
   size_t server_for(std::string_view key) const { return ring_.server_for(key); }
   size_t size() const { return servers_.size(); }
-  const config::HostPort& server(size_t i) const { return servers_[i]; }
-  const std::string& name(size_t i) const { return names_[i]; }
-  ServerHealth& health(size_t i) { return health_[i]; }
-  const ServerHealth& health(size_t i) const { return health_[i]; }
+  const config::HostPort& server(size_t i) const { return servers_[i]->address; }
+  const std::string& name(size_t i) const { return servers_[i]->name; }
+  ServerHealth& health(size_t i) { return servers_[i]->health; }
+  const ServerHealth& health(size_t i) const { return servers_[i]->health; }
+  const std::shared_ptr<Server>& shared(size_t i) const { return servers_[i]; }
+  // The Server named "host:port", or null.
+  std::shared_ptr<Server> find(std::string_view name) const;
 
  private:
-  std::vector<config::HostPort> servers_;
-  std::vector<std::string> names_;
+  std::vector<std::shared_ptr<Server>> servers_;
   KetamaRing ring_;
-  std::deque<ServerHealth> health_;  // deque: ServerHealth holds atomics and cannot move
 };
 
 HashMode hash_mode(const std::string& name);

@@ -21,16 +21,29 @@ DEVCLUSTER = os.path.join(ROOT, "scripts", "devcluster")
 
 
 def call(addr, line):
+    """One request; the reply up to END (get) or its first line (anything else)."""
     host, port = addr.rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as s:
         s.sendall(line.encode())
         data = b""
-        while not data.endswith((b"END\r\n", b"STORED\r\n", b"ERROR\r\n")):
+        while True:
             chunk = s.recv(65536)
             if not chunk:
-                break
+                return data.decode()
             data += chunk
-        return data.decode()
+            if data.endswith(b"END\r\n") or (data.endswith(b"\r\n") and
+                                              not data.startswith(b"VALUE")):
+                return data.decode()
+
+
+def store(addr, key, value, timeout=10.0):
+    """set through mcproxy, retried while it is still learning its backends (SERVER_ERROR)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = call(addr, f"set {key} 0 0 {len(value)}\r\n{value}\r\n")
+        if reply == "STORED\r\n" or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.05)
 
 
 def main():
@@ -45,7 +58,8 @@ def main():
             user_id = 10 + shard
             key = f"user:{user_id}"
             for r in regions:
-                assert call(r["proxy"], f"set {key} 0 0 3\r\nold\r\n") == "STORED\r\n"
+                reply = store(r["proxy"], key, "old")
+                assert reply == "STORED\r\n", f"{r['name']}: set {key}: {reply}"
             primary = regions[0]["shards"][shard]["primary_postgres"]
             t0 = time.monotonic()
             with psycopg2.connect(primary) as conn, conn.cursor() as cur:
@@ -72,7 +86,7 @@ def main():
                                         f"shard{shard + 1} had the row")
         # The other shard's row is untouched by a change on this one: its key stays cached.
         for r in regions:
-            call(r["proxy"], "set user:500 0 0 3\r\nkep\r\n")
+            store(r["proxy"], "user:500", "kep")
         with psycopg2.connect(regions[0]["shards"][0]["primary_postgres"]) as conn:
             with conn.cursor() as cur:
                 cur.execute("UPDATE users SET name = 'only shard1' WHERE id = 501")

@@ -47,5 +47,18 @@ TEST(ServerPool, PlacesEveryKeyOnAServer_AndSpreadsThem) {
   EXPECT_EQ(pool.name(1), "127.0.0.1:11212");
 }
 
+TEST(ServerPool, Rebuilt_KeepsTheHealthOfServersItStillLists) {
+  std::vector<config::HostPort> before{{"127.0.0.1", 11211}, {"127.0.0.1", 11212}};
+  ServerPool old(before, HashMode::kKetama, 1);
+  old.health(1).record_failure();
+  ASSERT_TRUE(old.health(1).down());
+  std::vector<config::HostPort> after{{"127.0.0.1", 11212}, {"127.0.0.1", 11213}};
+  ServerPool next(after, HashMode::kKetama, 1, {&old});
+  EXPECT_TRUE(next.health(0).down());  // 11212 stays down until a probe succeeds
+  EXPECT_FALSE(next.health(1).down());
+  EXPECT_EQ(next.shared(0), old.shared(1));
+  EXPECT_EQ(next.find("127.0.0.1:11211"), nullptr);
+}
+
 }  // namespace
 }  // namespace mccache::route
