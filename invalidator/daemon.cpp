@@ -44,6 +44,18 @@ int64_t unix_micros_now() {
       .count();
 }
 
+route::HashMode hash_mode(const config::PoolConfig& pool) {
+  return pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
+                                        : route::HashMode::kKetama;
+}
+
+// The pool's servers, then the gutter's: the order of the deliverer's connections and metrics.
+std::vector<config::HostPort> every_server(const config::PoolConfig& pool) {
+  auto all = pool.servers;
+  all.insert(all.end(), pool.gutter.servers.begin(), pool.gutter.servers.end());
+  return all;
+}
+
 std::string table_where(const config::DatacenterConfig& c, const std::string& table, size_t i) {
   return c.file + ": invalidator.tables.\"" + table + "\"[" + std::to_string(i) + "]";
 }
@@ -81,12 +93,15 @@ class Invalidator {
         src_(cfg_.sources.at(source)),
         who_(src_.name.empty() ? "" : "source " + src_.name + ": "),
         key_options_(std::move(opt)),
-        metrics_(registry, src_.name, c.pool.servers),
-        ring_(c.pool.servers, c.pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
-                                                               : route::HashMode::kKetama),
+        metrics_(registry, src_.name, every_server(c.pool)),
+        ring_(c.pool.servers, hash_mode(c.pool)),
+        gutter_ring_(c.pool.gutter.enabled()
+                         ? std::make_optional<route::KetamaRing>(c.pool.gutter.servers,
+                                                                 hash_mode(c.pool))
+                         : std::nullopt),
         deliverer_(c.pool, cfg_.delivery, metrics_),
         stream_({src_.dsn, src_.slot, src_.publication}),
-        batch_(c.pool.servers.size(), [this](std::string_view k) { return ring_.server_for(k); }) {
+        batch_(new_batch()) {
     // Without a local replica the region reads the primary itself: gate on visibility there.
     gate_ = std::make_unique<delivery::ReplayGate>(src_.wait_for_replay.value_or(src_.dsn));
   }
@@ -103,6 +118,13 @@ class Invalidator {
   void reload();
   bool keep_delivering() const;
   bool reload_requested() const { return g_reloads.load() != reloads_seen_; }
+  // An empty batch over the pool's servers, then the gutter's.
+  delivery::Batch new_batch() {
+    auto route = [this](std::string_view k) { return ring_.server_for(k); };
+    if (!gutter_ring_) return delivery::Batch(config_.pool.servers.size(), route);
+    return delivery::Batch(config_.pool.servers.size(), route, config_.pool.gutter.servers.size(),
+                           [this](std::string_view k) { return gutter_ring_->server_for(k); });
+  }
   // Reads what is buffered; returns false when the stream failed.
   bool read_available(bool& more, int& exit_code);
   bool deliver_batch();
@@ -117,6 +139,7 @@ class Invalidator {
   keys::TransactionKeysOptions key_options_;
   Metrics metrics_;
   route::KetamaRing ring_;
+  std::optional<route::KetamaRing> gutter_ring_;  // placement in the gutter pool, if any
   delivery::Deliverer deliverer_;
   replication::ReplicationStream stream_;
   std::unique_ptr<keys::TransactionKeys> txns_;
@@ -215,8 +238,7 @@ bool Invalidator::recover_lost_slot() {
   // A reader that misses after the flush must read a replica that has every change the new slot
   // will not stream, or it could refill the cache from an older row (design.md, race 2).
   if (!gate_->wait_for(bar, {}, keep_going, idle)) return false;
-  delivery::Batch flush(config_.pool.servers.size(),
-                        [this](std::string_view k) { return ring_.server_for(k); });
+  auto flush = new_batch();
   delivery::CommittedTxn everything;
   everything.flush_region = true;
   flush.add(std::move(everything));

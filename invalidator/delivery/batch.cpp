@@ -18,6 +18,7 @@ void Batch::add(CommittedTxn&& txn) {
   if (txn.xid != 0 && (!txn.keys.empty() || txn.flush_region)) xids_.push_back(txn.xid);
   for (auto& k : txn.keys) {
     if (!seen_.insert(k).second) continue;
+    if (gutter_route_) pipelines_[pool_servers_ + gutter_route_(k)].keys.push_back(k);
     pipelines_[route_(k)].keys.push_back(std::move(k));
     ++keys_;
   }

@@ -33,8 +33,15 @@ struct ServerPipeline {
 
 class Batch {
  public:
-  Batch(size_t servers, std::function<size_t(std::string_view)> route)
-      : pipelines_(servers), route_(std::move(route)) {}
+  using Route = std::function<size_t(std::string_view)>;
+  // Pipelines [0, servers) are the pool's, placed by `route`; with a gutter pool, each key also
+  // goes to gutter server `gutter_route(key)`, pipeline servers + that index: while a pool server
+  // is down mcproxy keeps its keys there, so an invalidation must reach the gutter too.
+  Batch(size_t servers, Route route, size_t gutter_servers = 0, Route gutter_route = {})
+      : pipelines_(servers + gutter_servers),
+        pool_servers_(servers),
+        route_(std::move(route)),
+        gutter_route_(gutter_servers > 0 ? std::move(gutter_route) : Route{}) {}
 
   void add(CommittedTxn&& txn);
   bool empty() const { return txns_ == 0; }
@@ -60,7 +67,9 @@ class Batch {
 
  private:
   std::vector<ServerPipeline> pipelines_;
-  std::function<size_t(std::string_view)> route_;
+  size_t pool_servers_;
+  Route route_;
+  Route gutter_route_;
   std::unordered_set<std::string> seen_;  // a key touched by many transactions is sent once
   size_t keys_ = 0;
   size_t txns_ = 0;

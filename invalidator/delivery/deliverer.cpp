@@ -12,8 +12,10 @@ Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfi
     : cfg_(cfg),
       mode_(lease::delete_mode_from_name(cfg.mode).value_or(DeleteMode::Invalidate)),
       metrics_(metrics) {
-  for (const auto& s : pool.servers)
-    servers_.emplace_back(s, std::chrono::milliseconds(cfg.request_timeout_ms));
+  // The gutter's servers follow the pool's, as in Batch.
+  for (const auto* list : {&pool.servers, &pool.gutter.servers})
+    for (const auto& s : *list)
+      servers_.emplace_back(s, std::chrono::milliseconds(cfg.request_timeout_ms));
   reported_down_.assign(servers_.size(), false);
 }
 

@@ -84,6 +84,27 @@ TEST(Batch, KeepsTheXidsOfTransactionsWithWork_ForTheReadGate) {
   EXPECT_TRUE(b.xids().empty());
 }
 
+TEST(Batch, WithAGutter_EveryKeyAlsoGoesToItsGutterServer_AndAFlushReachesThemAll) {
+  Batch b(2, [](std::string_view k) { return k.back() == '1' ? size_t{1} : size_t{0}; }, 2,
+          [](std::string_view k) { return k.front() == 'g' ? size_t{1} : size_t{0}; });
+  ASSERT_EQ(b.pipelines().size(), 4u);
+  b.add(txn(100, 1, {"a:0", "g:1"}, false));
+  EXPECT_EQ(b.key_count(), 2u);
+  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string>{"a:0"}));
+  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string>{"g:1"}));
+  EXPECT_EQ(b.pipelines()[2].keys, (std::vector<std::string>{"a:0"}));
+  EXPECT_EQ(b.pipelines()[3].keys, (std::vector<std::string>{"g:1"}));
+  b.ack(0);
+  b.ack(1);
+  b.ack(2);
+  EXPECT_FALSE(b.all_acked()) << "the gutter's acknowledgement counts too";
+  b.ack(3);
+  EXPECT_TRUE(b.all_acked());
+  b.clear();
+  b.add(txn(200, 2, {}, true));
+  for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(b.has_work(i)) << i;
+}
+
 TEST(EncodePipeline, InvalidateMode_SendsQuietStaleDeletesClosedByMn) {
   std::string out;
   encode_pipeline({"a", "b"}, false, DeleteMode::Invalidate, 10, out);

@@ -522,5 +522,60 @@ TEST_F(ShardedTest, TwoPrimaries_EachStreamsItsOwnSlot_AndOneHeldOrDownShardDoes
   EXPECT_EQ(labelled(port, "mcinval_active", "b"), 1);
 }
 
+// A pool server is down and mcproxy keeps its keys in the gutter pool: the invalidator must delete
+// them there too (at once, while the down server still holds the stream), so no stale value
+// survives an invalidation in the gutter.
+TEST_F(OperationsTest, GutterOn_DownServersKeyInTheGutter_IsInvalidatedThere) {
+  MemcachedServer gutter;
+  uint16_t port = free_tcp_port(), proxy_port = free_tcp_port();
+  std::string path = pg_->dir() + "/gutter.json";
+  std::ofstream(path) << R"({"datacenter": "dc1",
+ "pool": {"servers": [")" << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("],
+          "gutter": {"servers": [")" << gutter.endpoint() << R"("], "ttl_s": 60}},
+ "mcproxy": {"listen": "127.0.0.1:)" << proxy_port << R"(",
+             "backend": {"failures_until_down": 1, "request_timeout_ms": 300,
+                         "connect_timeout_ms": 300, "probe_interval_ms": 200}},
+ "invalidator": {"metrics_listen": "127.0.0.1:)" << port << R"(",
+   "source": {"dsn": ")" << pg_->primary() << R"(", "slot": "guttered"},
+   "tables": {"public.users": ["user:{id}"]},
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 300}}})";
+  auto& d = start(path, port, "gutter");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  std::string proxy_log = pg_->dir() + "/gutter-mcproxy.log";
+  pid_t proxy = spawn({std::string(MCCACHE_BIN_DIR) + "/mcproxy", "--config", path}, proxy_log);
+  daemons_.push_back({proxy, 0, proxy_log});
+  ASSERT_TRUE(wait_for_port(proxy_port, 10s)) << read_file(proxy_log);
+
+  const std::string key = "user:7001";
+  auto& owner = server_for(key);
+  owner.kill9();
+  // Once mcproxy marks the owner down, the set lands in the gutter.
+  ASSERT_TRUE(eventually([&] {
+    LineClient c(proxy_port);
+    return c.call("set " + key + " 0 0 3\r\nold\r\n") == "STORED\r\n";
+  })) << read_file(proxy_log);
+  {
+    LineClient g(gutter.port());
+    ASSERT_EQ(g.call("mg " + key + " v\r\n").rfind("VA 3", 0), 0u) << "not in the gutter";
+  }
+  Sql(pg_->primary()).query("INSERT INTO users VALUES (7001, 'gutter')");
+  EXPECT_TRUE(eventually([&] {
+    LineClient g(gutter.port());
+    auto r = g.call("mg " + key + " v\r\n");
+    if (r.rfind("EN", 0) == 0) return true;
+    r += g.read_until("\r\n");
+    return r.find(" X") != std::string::npos;
+  })) << "the gutter copy survived the invalidation\n" << read_file(d.log);
+  {
+    LineClient c(proxy_port);
+    EXPECT_EQ(c.call("get " + key + "\r\n"), "END\r\n") << "mcproxy served the old value";
+  }
+  EXPECT_EQ(metric(port, "mcinval_stream_held"), 1) << "the down owner must still hold the stream";
+  owner.start();
+  ASSERT_TRUE(wait_for_port(owner.port(), 5s));
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 0; }))
+      << read_file(d.log);
+}
+
 }  // namespace
 }  // namespace mccache::testing
