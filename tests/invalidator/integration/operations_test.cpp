@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -430,6 +431,78 @@ TEST_F(OperationsTest, SigtermWhenIdle_ExitsPromptly) {
   EXPECT_EQ(wait_exit(d.pid, 5s), 0);
   d.pid = -1;
   EXPECT_LT(Clock::now() - t0, 700ms);
+}
+
+// Postgres over TLS with a password that lives only in a passfile: the invalidator's connections
+// (replication stream, catalog, read gate) all use TLS, and the password never reaches its log;
+// an inline password is warned about and not logged either.
+TEST_F(OperationsTest, TlsAndPassfile_StreamOverTls_AndThePasswordIsNeverLogged) {
+  Sql sql(pg_->primary());
+  std::string dir = pg_->dir();
+  // A self-signed server certificate; the key must belong to postgres and be private.
+  std::string cmd = "openssl req -new -x509 -days 1 -nodes -subj /CN=127.0.0.1 -keyout " + dir +
+                    "/server.key -out " + dir + "/server.crt >/dev/null 2>&1 && chmod 600 " +
+                    dir + "/server.key" +
+                    (geteuid() == 0 ? " && chown postgres " + dir + "/server.key " + dir +
+                                          "/server.crt"
+                                    : "");
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const std::string password = "s3cret-Pa55word";
+  sql.query("CREATE ROLE inval LOGIN SUPERUSER PASSWORD '" + password + "'");
+  sql.query("ALTER SYSTEM SET ssl = on");
+  sql.query("ALTER SYSTEM SET ssl_cert_file = '" + dir + "/server.crt'");
+  sql.query("ALTER SYSTEM SET ssl_key_file = '" + dir + "/server.key'");
+  std::string hba = sql.query("SHOW hba_file");
+  std::string original = read_file(hba);
+  std::ofstream(hba) << "hostssl all inval all scram-sha-256\nhost all inval all reject\n"
+                     << original;
+  sql.query("SELECT pg_reload_conf()");
+  std::this_thread::sleep_for(500ms);
+  std::string passfile = dir + "/pgpass";
+  std::ofstream(passfile) << "*:*:*:inval:" << password << "\n";
+  ::chmod(passfile.c_str(), 0600);
+
+  // DSN of the primary with the tls user: "host=... port=... dbname=app user=postgres".
+  std::string dsn = pg_->primary();
+  dsn.replace(dsn.find("user=postgres"), 13, "user=inval");
+  uint16_t port = free_tcp_port();
+  std::string path = dir + "/tls.json";
+  auto write = [&](const std::string& source_dsn) {
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
+                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+ "invalidator": {"metrics_listen": "127.0.0.1:)" << port << R"(",
+   "source": {"dsn": ")" << source_dsn << R"(", "slot": "tls"},
+   "tables": {"public.users": ["user:{id}"]}}})";
+  };
+  write(dsn + " sslmode=require passfile=" + passfile);
+  auto& d = start(path, port, "tls");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  set("user:8001");
+  sql.query("INSERT INTO users VALUES (8001, 'tls')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:8001"); })) << read_file(d.log);
+  EXPECT_EQ(sql.query("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
+                      "pg_stat_activity a USING (pid) WHERE a.usename = 'inval'"),
+            "true2")
+      << "the replication stream and the read gate must both use TLS";
+  EXPECT_EQ(read_file(d.log).find(password), std::string::npos);
+  stop_process(d.pid, SIGTERM);
+  d.pid = -1;
+
+  // An inline (and here wrong) password: a warning, retries, and still no password in the log.
+  write(dsn + " sslmode=require password=wrong-" + password);
+  auto& bad = start(path, port, "tls-inline");
+  ASSERT_TRUE(eventually([&] {
+    return read_file(bad.log).find("password authentication failed") != std::string::npos;
+  })) << read_file(bad.log);
+  auto log = read_file(bad.log);
+  EXPECT_NE(log.find("carries its password inline"), std::string::npos) << log;
+  EXPECT_EQ(log.find(password), std::string::npos) << log;
+  stop_process(bad.pid, SIGKILL);
+  bad.pid = -1;
+
+  std::ofstream(hba) << original;
+  sql.query("ALTER SYSTEM RESET ssl");
+  sql.query("SELECT pg_reload_conf()");
 }
 
 // Sharded Postgres: one invalidator follows two primaries, shard "a" gated on its replica and
