@@ -15,6 +15,7 @@
 #include "lease/meta_reply.h"
 #include "lease/plain_ops.h"
 #include "mcproxy/net/client_connection.h"
+#include "mcproxy/net/guards.h"
 #include "mcproxy/net/worker.h"
 #include "mcproxy/protocol/reply_writer.h"
 
@@ -66,6 +67,7 @@ void BackendConnection::on_connect(uint64_t generation, const boost::system::err
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
   socket_.non_blocking(true, ignored);
   state_ = State::kConnected;
+  last_read_ = Clock::now();
   // A TCP connect alone does not prove memcached answers (a hung process still accepts), so
   // the first reply, to this probe, is what marks the server healthy (on_read). It goes ahead
   // of any requests queued while connecting, in both the byte stream and the FIFO.
@@ -85,7 +87,7 @@ void BackendConnection::expect(const PendingReply& p) {
     pending_head_ = 0;
   }
   pending_.push_back(p);
-  if (p.client) p.client->add_ref();
+  if (p.client) p.client->backend_request_sent();
   worker_.want_flush(*this);
 }
 
@@ -155,6 +157,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
     return;
   }
   worker_.touch_clock();
+  last_read_ = worker_.now();
   in_len_ += n;
   bump(worker_.counters().backend_bytes_in, n);
   std::string_view input(in_.data(), in_len_);
@@ -377,7 +380,7 @@ void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& re
     worker_.counters().count(p.command, result);
   }
   client->reply_done(p.seq);
-  client->release();
+  client->backend_request_done();
 }
 
 void BackendConnection::fail(const char* why) {
@@ -414,7 +417,7 @@ void BackendConnection::fail(const char* why) {
       worker_.counters().count(p.command, Result::kServerError);
     }
     p.client->reply_done(p.seq);
-    p.client->release();
+    p.client->backend_request_done();
   }
   if (retiring_) {
     stop();
@@ -446,10 +449,12 @@ void BackendConnection::check_timeouts(Clock::time_point now) {
     fail("connect timed out");
     return;
   }
-  if (pending_head_ < pending_.size() &&
-      now - pending_[pending_head_].sent > std::chrono::milliseconds(b.request_timeout_ms)) {
+  // Not the age of the oldest request: behind a deep pipeline that is being answered it may be
+  // old without anything being wrong with the server.
+  std::optional<Clock::time_point> oldest;
+  if (pending_head_ < pending_.size()) oldest = pending_[pending_head_].sent;
+  if (backend_stalled(now, oldest, last_read_, std::chrono::milliseconds(b.request_timeout_ms)))
     fail("request timed out");
-  }
 }
 
 void BackendConnection::stop() {

@@ -96,6 +96,7 @@ class BackendConnection {
 
   void connect();
   void flush();  // write out() if nothing is being written
+  // Connect timeout, and no progress on outstanding requests (guards.h, backend_stalled).
   void check_timeouts(Clock::time_point now);
   void stop();
   // Takes no new requests; the ones already sent still get their replies (or time out), then
@@ -128,6 +129,7 @@ class BackendConnection {
   State state_ = State::kDisconnected;
   uint64_t generation_ = 0;  // bumps on every reset, so late handlers of a dead socket do nothing
   Clock::time_point connect_started_;
+  Clock::time_point last_read_;  // reply bytes last arrived: progress, for check_timeouts()
   bool writing_ = false;
   bool stopped_ = false;
   bool retiring_ = false;

@@ -1,9 +1,8 @@
 // Client side: read → parse every complete request → route; replies leave in request order.
-// Back-pressure: a client with max_pipeline_bytes of unanswered requests is not read from until
-// its replies drain; one that does not read its replies at all is cut off.
+// Back-pressure (guards.h): a client with max_pipeline_bytes of unanswered requests or of unsent
+// replies, or with too many requests on the shared backend connections, is not read from (nor
+// parsed) until they drain; one that does not read its replies at all is cut off.
 #include "mcproxy/net/client_connection.h"
-
-#include <boost/asio/write.hpp>
 
 #include <cstring>
 
@@ -27,10 +26,13 @@ ClientConnection::ClientConnection(Worker& worker, asio::ip::tcp::socket socket)
       socket_(std::move(socket)),
       parser_(parser_limits(worker.config().limits)),
       in_(kInitialReadBuffer),
-      last_active_(worker.now()) {}
+      flow_limits_(ClientFlowLimits::from(worker.config().limits)),
+      activity_(worker.now()),
+      last_write_progress_(worker.now()) {}
 
 void ClientConnection::apply_limits() {
   parser_.set_limits(parser_limits(worker_.config().limits));
+  flow_limits_ = ClientFlowLimits::from(worker_.config().limits);
 }
 
 void ClientConnection::drain() {
@@ -76,8 +78,9 @@ void ClientConnection::on_readable(const boost::system::error_code& ec) {
     close();
     return;
   }
+  // Bytes alone do not make the client active (guards.h, ActivityClock): process() does, per
+  // complete request.
   worker_.touch_clock();
-  last_active_ = worker_.now();
   in_len_ += n;
   bump(worker_.counters().bytes_in, n);
   process();
@@ -90,11 +93,16 @@ void ClientConnection::process() {
   std::string_view input(in_.data(), in_len_);
   size_t used = 0;
   while (used < input.size() && !quitting_ && !closed_) {
+    if (!may_parse(flow_limits_, flow())) {
+      parse_paused_ = true;  // maybe_resume() goes on once replies drain
+      break;
+    }
     auto step = parser_.next(input.substr(used), request_);
     if (step.status == protocol::RequestParser::Status::kNeedMore) {
       used += step.consumed;
       break;
     }
+    activity_.request_parsed(worker_.now());
     if (step.status == protocol::RequestParser::Status::kError) {
       reply_now(step.consumed, step.error);
       bump(worker_.counters().requests[kInvalidCommand][static_cast<size_t>(Result::kClientError)]);
@@ -115,10 +123,17 @@ void ClientConnection::process() {
 }
 
 void ClientConnection::maybe_resume() {
-  const auto& limits = worker_.config().limits;
   if (quitting_ || closed_) return;
-  if (replies_.unanswered_bytes() >= static_cast<size_t>(limits.max_pipeline_bytes)) return;
-  read();
+  if (parse_paused_) {
+    // Requests already read come first; no readability event will announce them again.
+    if (!may_parse(flow_limits_, flow())) return;
+    parse_paused_ = false;
+    process();
+    if (closed_) return;
+    worker_.want_flush(*this);
+    if (parse_paused_ || quitting_) return;
+  }
+  if (may_read(flow_limits_, flow())) read();
 }
 
 void ClientConnection::reply_now(size_t request_bytes, std::string_view bytes) {
@@ -137,13 +152,6 @@ void ClientConnection::flush() {
   if (closed_) return;
   auto& out = replies_.output();
   if (!writing_ && !out.empty()) {
-    // A client that never reads its replies would make us buffer without bound: cut it off.
-    const auto& limits = worker_.config().limits;
-    size_t cap = static_cast<size_t>(std::max<int64_t>(limits.max_pipeline_bytes * 4, 64 << 20));
-    if (out.size() > cap) {
-      close();
-      return;
-    }
     bump(worker_.counters().bytes_out, out.size());
     // Try a direct non-blocking write first: usually the socket takes it all and no async
     // operation (and no completion handler) is needed at all.
@@ -151,41 +159,75 @@ void ClientConnection::flush() {
     size_t n = socket_.write_some(asio::buffer(out), ec);
     if (!ec && n == out.size()) {
       out.clear();
-      last_active_ = worker_.now();
-      if (quitting_ && replies_.open_slots() == 0) {
-        close();
-        return;
-      }
-      maybe_resume();  // replies drained: a client paused at max_pipeline_bytes may go on
-      return;
-    }
-    if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+      activity_.reply_written(worker_.now());
+    } else if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
       close();
       return;
+    } else {
+      if (!ec) out.erase(0, n);
+      // The stall clock starts when the client first owes us a write.
+      last_write_progress_ = worker_.now();
+      writing_ = true;
+      writing_off_ = 0;
+      writing_buf_.swap(out);
+      worker_.watch_writer(*this);
+      wait_writable();
     }
-    if (!ec) out.erase(0, n);
-    writing_ = true;
-    writing_buf_.swap(out);
-    asio::async_write(socket_, asio::buffer(writing_buf_),
-                      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
-                        self->on_write(ec, n);
-                      });
+  }
+  if (!writing_ && quitting_ && replies_.open_slots() == 0) {
+    close();
     return;
   }
-  if (!writing_ && quitting_ && replies_.open_slots() == 0) close();
+  if (cut_off_if_stalled(worker_.now())) return;
+  maybe_resume();  // replies drained: a client paused by back-pressure may go on
 }
 
-void ClientConnection::on_write(const boost::system::error_code& ec, size_t) {
-  writing_ = false;
-  writing_buf_.clear();
+void ClientConnection::wait_writable() {
+  // Writes are waited for and made here, not with async_write, so each chunk the client takes
+  // counts as progress (must_cut_off tells a slow reader from one that does not read).
+  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                     [self = shared_from_this()](const boost::system::error_code& ec) {
+                       self->on_writable(ec);
+                     });
+}
+
+void ClientConnection::on_writable(const boost::system::error_code& ec) {
   if (closed_) return;
   if (ec) {
     close();
     return;
   }
-  last_active_ = worker_.now();
+  boost::system::error_code wec;
+  size_t n = socket_.write_some(
+      asio::buffer(writing_buf_.data() + writing_off_, writing_buf_.size() - writing_off_), wec);
+  if (wec == asio::error::would_block || wec == asio::error::try_again) {
+    wait_writable();
+    return;
+  }
+  if (wec) {
+    close();
+    return;
+  }
+  worker_.touch_clock();
+  writing_off_ += n;
+  last_write_progress_ = worker_.now();
+  if (writing_off_ < writing_buf_.size()) {
+    wait_writable();
+    return;
+  }
+  writing_ = false;
+  writing_off_ = 0;
+  writing_buf_.clear();
+  activity_.reply_written(worker_.now());
   flush();
-  if (!closed_) maybe_resume();
+}
+
+bool ClientConnection::cut_off_if_stalled(Clock::time_point now) {
+  if (closed_ || !writing_) return false;
+  if (!must_cut_off(flow_limits_, unsent_reply_bytes(), last_write_progress_, now)) return false;
+  bump(worker_.counters().clients_cut_off);
+  close();
+  return true;
 }
 
 void ClientConnection::close() {

@@ -1,5 +1,6 @@
 // One client socket: reads many requests per wake-up, hands each to the worker's router and
-// writes the in-order replies back, at most one write in flight.
+// writes the in-order replies back, at most one write in flight. How much it may hold (requests,
+// replies, backend requests) is bounded by the rules in guards.h.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "mcproxy/net/backend_connection.h"
+#include "mcproxy/net/guards.h"
 #include "mcproxy/net/reply_queue.h"
 #include "mcproxy/protocol/request_parser.h"
 
@@ -30,6 +32,16 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   // forgotten only once nothing refers to it any more.
   void add_ref() { ++refs_; }
   void release();
+  // A request of this client was queued on a backend connection / got its reply (or failed).
+  // Besides holding a reference, these bound the client's share of the shared connections.
+  void backend_request_sent() {
+    ++backend_requests_;
+    add_ref();
+  }
+  void backend_request_done() {
+    --backend_requests_;
+    release();
+  }
 
   void flush();
   void close();
@@ -40,17 +52,32 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   void drain();
   // A reload may change the limits; the next request is parsed with the new ones.
   void apply_limits();
-  Clock::time_point last_active() const { return last_active_; }
-  bool idle() const { return replies_.open_slots() == 0 && !writing_; }
+  // No request outstanding, nothing being written, and no complete request or written reply for
+  // `limit`.
+  bool idle_expired(Clock::time_point now, Clock::duration limit) const {
+    return activity_.idle_expired(now, limit, replies_.open_slots() != 0 || writing_);
+  }
+  // Closes a client that is not reading its replies (guards.h, must_cut_off); true if it did.
+  bool cut_off_if_stalled(Clock::time_point now);
 
-  bool flush_queued = false;  // on the worker's flush list already
+  bool writing() const { return writing_; }
+
+  bool flush_queued = false;    // on the worker's flush list already
+  bool watched_writer = false;  // on the worker's list of clients with a write in flight
 
  private:
   void read();
   void on_readable(const boost::system::error_code& ec);
   void process();
-  void on_write(const boost::system::error_code& ec, size_t n);
+  void wait_writable();
+  void on_writable(const boost::system::error_code& ec);
   void maybe_resume();
+  ClientFlow flow() const {
+    return ClientFlow{replies_.unanswered_bytes(), unsent_reply_bytes(), backend_requests_};
+  }
+  size_t unsent_reply_bytes() const {
+    return replies_.output().size() + (writing_buf_.size() - writing_off_);
+  }
   void maybe_forget();
 
   Worker& worker_;
@@ -61,8 +88,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   std::vector<char> in_;
   size_t in_len_ = 0;
   std::string writing_buf_;
-  Clock::time_point last_active_;
+  size_t writing_off_ = 0;  // bytes of writing_buf_ already written
+  ClientFlowLimits flow_limits_;
+  ActivityClock activity_;
+  Clock::time_point last_write_progress_;  // the client last took reply bytes (or began to owe)
+  size_t backend_requests_ = 0;
   int refs_ = 0;
+  bool parse_paused_ = false;  // requests read but left unparsed by back-pressure (in in_)
   bool reading_ = false;
   bool writing_ = false;
   bool closed_ = false;

@@ -48,6 +48,14 @@ std::string backend_down_reply(const std::string& server) {
   return "SERVER_ERROR backend " + server + " is down\r\n";
 }
 
+// No connection of an up server can take the request right now. Only lease commands wait for a
+// connection's epoch; anything else is refused only while every connection is reconnecting.
+std::string backend_unavailable_reply(const route::Server& server, bool lease_command) {
+  if (server.health.down()) return backend_down_reply(server.name);
+  return "SERVER_ERROR backend " + server.name +
+         (lease_command ? " lease epoch not known yet; retry\r\n" : " is reconnecting; retry\r\n");
+}
+
 // Where the exptime is in a text command line sent to the gutter (capped there); 0: no exptime
 // to cap (append/prepend keep the item's own, incr/decr have none).
 size_t text_exptime_index(Command c) {
@@ -154,7 +162,7 @@ void Worker::forward(ClientConnection& client, const Request& r, const Route& to
   BackendConnection* b = backend_for(*to.link);
   if (b == nullptr) {
     if (action != ReplyAction::kDiscard)
-      client.replies().buffer_for(seq).append(backend_down_reply(to.link->server->name));
+      client.replies().buffer_for(seq).append(backend_unavailable_reply(*to.link->server, false));
     client.replies().complete(seq);
     counters_->count(r.command, Result::kBackendDown);
     return;
@@ -212,7 +220,7 @@ void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
       // One key's server is down: a single-key get says so; a multi-key get answers the keys it
       // can and leaves the others out (a miss to the client), so one dead server does not fail
       // every multi-get that touches it.
-      reply_backend_down(client, r, *to.link, seq, single);
+      reply_backend_down(client, r, *to.link, seq, single, lease);
       if (lease) counters_->count(LeaseGetOutcome::kError);
       continue;
     }
@@ -233,19 +241,11 @@ void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
   if (!single) client.reply_now(0, protocol::kEndReply);
 }
 
-void Worker::reply_backend_down(ClientConnection& client, const Request& r,
-                                const ServerLink& link, uint64_t seq, bool say_it) {
+void Worker::reply_backend_down(ClientConnection& client, const Request& r, const ServerLink& link,
+                                uint64_t seq, bool say_it, bool lease_command) {
   auto& replies = client.replies();
-  if (say_it) {
-    std::string& out = replies.buffer_for(seq);
-    const auto& name = link.server->name;
-    if (link.server->health.down()) {
-      out.append(backend_down_reply(name));
-    } else {
-      // Up, but no connection has read the server's `stats` yet (it is (re)connecting).
-      lease::append_server_error(out, "backend " + name + " lease epoch not known yet; retry");
-    }
-  }
+  if (say_it)
+    replies.buffer_for(seq).append(backend_unavailable_reply(*link.server, lease_command));
   replies.complete(seq);
   counters_->count(r.command, Result::kBackendDown);
 }
@@ -255,7 +255,7 @@ void Worker::dispatch_lease_set(ClientConnection& client, const Request& r) {
   uint64_t seq = client.replies().reserve(r.size);
   BackendConnection* b = backend_for_lease(*to.link, false);
   if (b == nullptr) {
-    reply_backend_down(client, r, *to.link, seq, !r.noreply);
+    reply_backend_down(client, r, *to.link, seq, !r.noreply, true);
     counters_->count(LeaseSetOutcome::kError);
     return;
   }

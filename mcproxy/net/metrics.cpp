@@ -153,6 +153,12 @@ std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
         &WorkerCounters::connections_accepted);
   total("mcproxy_connections_refused_total", "Client connections refused by max_connections",
         MetricType::Counter, &WorkerCounters::connections_refused);
+  total("mcproxy_clients_cut_off_total",
+        "Client connections closed because they did not read their replies",
+        MetricType::Counter, &WorkerCounters::clients_cut_off);
+  total("mcproxy_accept_errors_total",
+        "Failed accepts (EMFILE/ENFILE pause accepting for 100 ms)", MetricType::Counter,
+        &WorkerCounters::accept_errors);
   total("mcproxy_connections", "Open client connections", MetricType::Gauge,
         &WorkerCounters::connections_open);
   total("mcproxy_gutter_routed_total",

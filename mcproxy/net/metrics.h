@@ -106,6 +106,8 @@ struct WorkerCounters {
   Counter connections_accepted{0};
   Counter connections_refused{0};
   Counter connections_open{0};  // gauge, written only by its thread
+  Counter clients_cut_off{0};   // closed for not reading their replies (guards.h)
+  Counter accept_errors{0};     // failed accept() calls (EMFILE, ...)
   Counter backend_bytes_in{0};
   Counter backend_bytes_out{0};
   Counter gutter_routed{0};  // keys and requests sent to the gutter because their server is down

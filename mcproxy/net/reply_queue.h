@@ -45,6 +45,7 @@ class ReplyQueue {
   }
 
   std::string& output() { return output_; }
+  const std::string& output() const { return output_; }
   size_t unanswered_bytes() const { return unanswered_; }
   size_t open_slots() const { return tail_ - head_; }
 

@@ -5,6 +5,7 @@
 
 #include <prometheus/exposer.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -53,12 +54,40 @@ void stop_metrics(std::unique_ptr<prometheus::Exposer>& exposer, const config::H
   stopper.join();
 }
 
+// Every client and backend connection is a file descriptor. Take the hard limit (the default
+// soft limit, often 1024, is far below the default max_connections), and say so at start-up
+// when even that is short, rather than meet EMFILE under load.
+void raise_open_files_limit(const config::DatacenterConfig& config) {
+  const config::ProxyConfig& proxy = *config.mcproxy;
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  const auto servers = config.pool.servers.size() +
+                       (config.pool.gutter.enabled() ? config.pool.gutter.servers.size() : 0);
+  const auto backends = static_cast<uint64_t>(proxy.threads) * servers *
+                        static_cast<uint64_t>(proxy.backend.connections_per_server);
+  // Listeners, the metrics server, logs and the like.
+  constexpr uint64_t kSpare = 64;
+  const uint64_t needed = static_cast<uint64_t>(proxy.limits.max_connections) + backends + kSpare;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    spdlog::warn("open files limit is {}, below limits.max_connections ({}) + {} backend "
+                 "connections + {} spare; past it new clients wait in the accept queue. Raise it "
+                 "(ulimit -n, LimitNOFILE=) or lower limits.max_connections",
+                 static_cast<uint64_t>(rl.rlim_cur), proxy.limits.max_connections, backends,
+                 kSpare);
+}
+
 }  // namespace
 
 int run_proxy(const config::DatacenterConfig& config) {
   const config::ProxyConfig& proxy = *config.mcproxy;
   // A peer that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  raise_open_files_limit(config);
   // Registered first: until the set exists, SIGHUP's default action would end the process.
   boost::asio::io_context signals_io(1);
   boost::asio::signal_set signals(signals_io, SIGINT, SIGTERM, SIGHUP);

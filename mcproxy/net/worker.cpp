@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <stdexcept>
 
 namespace mccache::net {
@@ -14,6 +15,15 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr auto kTickInterval = std::chrono::milliseconds(50);
+// Out of file descriptors (or kernel memory) the pending connection stays queued, so accepting
+// again at once fails again at once: a busy loop. Wait for clients to leave instead.
+constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
 constexpr std::string_view kTooManyConnections = "SERVER_ERROR too many open connections\r\n";
 }  // namespace
 
@@ -24,6 +34,7 @@ Worker::Worker(int id, SharedState& shared, std::shared_ptr<const LiveConfig> li
       acceptor_(io_),
       tick_timer_(io_),
       drain_timer_(io_),
+      accept_pause_timer_(io_),
       counters_(std::make_unique<WorkerCounters>()) {
   for (size_t s = 0; s < live_->pool.size(); ++s)
     links_.push_back(make_link(live_->pool.shared(s), live_->pool_stats[s], false));
@@ -98,10 +109,12 @@ void Worker::shut_down() {
   acceptor_.close(ignored);
   tick_timer_.cancel();
   drain_timer_.cancel();
+  accept_pause_timer_.cancel();
   // Copy first: closing a client may post its removal, never erase it here, but be safe.
   std::vector<std::shared_ptr<ClientConnection>> clients;
   for (auto& [ptr, client] : clients_) clients.push_back(client);
   for (auto& c : clients) c->close();
+  writers_.clear();
   for (auto* links : {&links_, &gutter_links_, &retired_links_}) {
     for (auto& link : *links) {
       for (auto& b : link->conns) b->stop();
@@ -118,6 +131,7 @@ void Worker::drain(std::chrono::milliseconds deadline) {
     // Closing the listener refuses new connections at once (every thread closes its own).
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_pause_timer_.cancel();
     std::vector<std::shared_ptr<ClientConnection>> clients;
     for (auto& [ptr, client] : clients_) clients.push_back(client);
     for (auto& c : clients) c->drain();
@@ -224,8 +238,32 @@ void Worker::accept() {
     } else if (ec == asio::error::operation_aborted) {
       return;
     } else {
-      spdlog::warn("accept failed: {}", ec.message());
+      on_accept_error(ec);
+      return;
     }
+    accept();
+  });
+}
+
+void Worker::on_accept_error(const boost::system::error_code& ec) {
+  touch_clock();
+  bump(counters_->accept_errors);
+  bool pause = out_of_resources(ec);
+  if (auto held_back = accept_log_.admit(now_)) {
+    spdlog::warn("thread {}: accept failed: {}{}{}", id_, ec.message(),
+                 pause ? "; not accepting for 100 ms (raise the open files limit, ulimit -n, or "
+                         "lower limits.max_connections)"
+                       : "",
+                 *held_back > 0 ? fmt::format(" ({} more since the last message)", *held_back)
+                                : std::string());
+  }
+  if (!pause) {
+    accept();  // a connection that died in the queue (ECONNABORTED...): the next one is fine
+    return;
+  }
+  accept_pause_timer_.expires_after(kAcceptPause);
+  accept_pause_timer_.async_wait([this](const boost::system::error_code& e) {
+    if (e || stopping_ || draining_) return;
     accept();
   });
 }
@@ -254,17 +292,29 @@ void Worker::tick() {
       }
     }
     free_finished_backends();
+    // A client that stopped reading its replies gets no flush that would notice it; only the
+    // ones with a write in flight can be stalled, so idle clients cost nothing here.
+    std::erase_if(writers_, [this](const std::shared_ptr<ClientConnection>& c) {
+      if (!c->closed() && c->writing() && !c->cut_off_if_stalled(now_)) return false;
+      c->watched_writer = false;
+      return true;
+    });
     int idle_s = live_->proxy.limits.idle_timeout_s;
     if (idle_s > 0) {
       auto limit = std::chrono::seconds(idle_s);
       std::vector<ClientConnection*> idle;
       for (auto& [ptr, client] : clients_)
-        if (!client->closed() && client->idle() && now_ - client->last_active() > limit)
-          idle.push_back(ptr);
+        if (!client->closed() && client->idle_expired(now_, limit)) idle.push_back(ptr);
       for (auto* c : idle) c->close();
     }
     tick();
   });
+}
+
+void Worker::watch_writer(ClientConnection& client) {
+  if (client.watched_writer) return;
+  client.watched_writer = true;
+  writers_.push_back(client.shared_from_this());
 }
 
 void Worker::want_flush(ClientConnection& client) {

@@ -18,6 +18,7 @@
 #include "lease/settings.h"
 #include "mcproxy/net/backend_connection.h"
 #include "mcproxy/net/client_connection.h"
+#include "mcproxy/net/guards.h"
 #include "mcproxy/net/live_config.h"
 #include "mcproxy/net/metrics.h"
 
@@ -65,6 +66,8 @@ class Worker {
   void want_flush(ClientConnection& client);
   void want_flush(BackendConnection& backend);
   void forget(ClientConnection* client);
+  // A client has a write in flight: tick() checks it is still reading (guards.h, must_cut_off).
+  void watch_writer(ClientConnection& client);
   void on_backend_failure(ServerLink& link);
   void on_backend_success(ServerLink& link);
 
@@ -77,6 +80,7 @@ class Worker {
   };
 
   void accept();
+  void on_accept_error(const boost::system::error_code& ec);
   void tick();
   void flush_all();
   void schedule_flush();
@@ -93,7 +97,7 @@ class Worker {
   BackendConnection* backend_for_lease(ServerLink& link, bool lease_get);
   void dispatch_lease_set(ClientConnection& client, const protocol::Request& request);
   void reply_backend_down(ClientConnection& client, const protocol::Request& request,
-                          const ServerLink& link, uint64_t seq, bool say_it);
+                          const ServerLink& link, uint64_t seq, bool say_it, bool lease_command);
   void dispatch_retrieval(ClientConnection& client, const protocol::Request& request);
   void dispatch_broadcast(ClientConnection& client, const protocol::Request& request);
   void forward(ClientConnection& client, const protocol::Request& request, const Route& to,
@@ -107,12 +111,15 @@ class Worker {
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer drain_timer_;
+  boost::asio::steady_timer accept_pause_timer_;  // out of file descriptors: retry later
+  LogThrottle accept_log_{std::chrono::seconds(1)};
   std::unique_ptr<WorkerCounters> counters_;
   std::vector<std::unique_ptr<ServerLink>> links_;         // [pool server]
   std::vector<std::unique_ptr<ServerLink>> gutter_links_;  // [gutter server]
   std::vector<std::unique_ptr<ServerLink>> retired_links_;  // servers a reload dropped
   std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> clients_;
   std::vector<ClientConnection*> dirty_clients_;
+  std::vector<std::shared_ptr<ClientConnection>> writers_;  // see watch_writer()
   std::vector<BackendConnection*> dirty_backends_;
   bool flush_posted_ = false;
   bool running_ = false;

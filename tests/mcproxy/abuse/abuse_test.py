@@ -39,30 +39,6 @@ MiB = 1 << 20
 # Expectations mcproxy does not meet yet. Each key is an expectation id used below; the value says
 # what goes wrong. A failing expectation listed here is reported, not fatal.
 KNOWN_DEFECTS = {
-    "pipeline.get.cut_off":
-        "a client that never reads is not cut off: ClientConnection::flush() only checks the "
-        "output cap when no write is in flight, and once the socket is full a write always is",
-    "pipeline.get.rss_bounded":
-        "replies of a client that never reads pile up in ReplyQueue::output() without bound "
-        "while an async write is pending (same cause)",
-    "pipeline.get.backend_not_failed":
-        "the non-reader's ~280K gets queue ahead of everyone's on the thread's shared backend "
-        "connection; BackendConnection::check_timeouts() fails the connection once the oldest "
-        "is request_timeout_ms old, and failures_until_down of those mark the server down",
-    "pipeline.get.bystander_correct":
-        "other clients of that proxy thread wait behind the backlog, then get "
-        "SERVER_ERROR ... request timed out (or 'is down') (same cause)",
-    "pipeline.get.bystander_latency":
-        "same cause: a bystander request waits up to request_timeout_ms behind the backlog "
-        "(bound 250 ms here)",
-    "slowloris.trickle_closed":
-        "limits.idle_timeout_s counts from the last bytes read, not the last complete request, "
-        "so a client trickling a partial command is never closed",
-    "fd_limit.no_spin":
-        "when accept() fails with EMFILE, Worker::accept() re-arms at once and spins on the "
-        "pending connection, logging a warning per attempt",
-    "fd_limit.log_bounded":
-        "the same EMFILE loop writes one log line per failed accept",
 }
 
 results = []   # (id, status, detail)
@@ -1091,6 +1067,12 @@ def check_dead_backend(env):
             if down_at is not None:
                 figure(check, "marked down after start s", down_at)
             expect(f"{check}.server_error", not wrong, repr(wrong[:2]))
+            # A plain get needs no lease epoch: while the dead server's connections reconnect it
+            # is refused as reconnecting, never as waiting for an epoch.
+            epoch_talk = [g for _, g in errors if b"lease epoch" in g]
+            expect(f"{check}.plain_get_no_epoch_error", not epoch_talk,
+                   f"{len(epoch_talk)} plain get(s) answered {epoch_talk[:1]!r}" if epoch_talk
+                   else "no plain get answered with a lease epoch error")
             expect(f"{check}.no_answer_slower_than_timeout",
                    errors and max(t for t, _ in errors) * 1000 <= timeout_ms + 250,
                    f"slowest error after {max(t for t, _ in errors) * 1000:.0f} ms "
