@@ -1,7 +1,28 @@
 // Parses and validates the "mcproxy" section.
 #include "config/proxy_config.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
 namespace mccache::config {
+
+namespace {
+
+// A file the daemon must read at start-up: fail now, with the field, rather than at first use.
+std::string readable_file(JsonObject& o, std::string_view name, bool required) {
+  auto path = required ? o.required_string(name) : o.string(name, "");
+  if (path.empty()) {
+    if (required) o.fail(name, "must name a PEM file");
+    return path;
+  }
+  if (!std::ifstream(path).good())
+    o.fail(name, "\"" + path + "\" cannot be read (" + std::strerror(errno) +
+                     "); give a readable PEM file");
+  return path;
+}
+
+}  // namespace
 
 ProxyConfig parse_proxy_config(JsonObject& s) {
   ProxyConfig c;
@@ -49,6 +70,15 @@ ProxyConfig parse_proxy_config(JsonObject& s) {
     lc.stale_ttl_s = static_cast<int>(le->integer("stale_ttl_s", lc.stale_ttl_s, 0, 86400));
     lc.delete_mode = le->choice("delete_mode", lc.delete_mode, {"invalidate", "delete"});
     le->finish();
+  }
+  bool tls_off = s.has("tls") && s.raw("tls")->IsNull();  // null: off, like an absent object
+  if (auto t = tls_off ? std::nullopt : s.object("tls")) {
+    auto& tc = c.tls;
+    tc.cert_file = readable_file(*t, "cert_file", true);
+    tc.key_file = readable_file(*t, "key_file", true);
+    tc.ca_file = readable_file(*t, "ca_file", false);
+    tc.min_version = t->choice("min_version", tc.min_version, {"1.2", "1.3"});
+    t->finish();
   }
   s.finish();
   return c;

@@ -33,6 +33,16 @@ struct LeaseConfig {
   std::string delete_mode = "invalidate";
 };
 
+// TLS on the client listener: off unless the "tls" object is given. Certificates are PEM files.
+struct TlsConfig {
+  std::string cert_file;  // the server's certificate chain
+  std::string key_file;   // its private key
+  std::string ca_file;    // when set: clients must present a certificate signed by one of these
+  std::string min_version = "1.2";  // "1.2" or "1.3"
+  bool enabled() const { return !cert_file.empty(); }
+  bool operator==(const TlsConfig&) const = default;
+};
+
 struct ProxyConfig {
   HostPort listen{"127.0.0.1", 11311};
   std::optional<HostPort> metrics_listen;  // Prometheus /metrics; absent: off
@@ -43,6 +53,7 @@ struct ProxyConfig {
   BackendConfig backend;
   LimitsConfig limits;
   LeaseConfig leases;
+  TlsConfig tls;
 };
 
 ProxyConfig parse_proxy_config(JsonObject& section);

@@ -17,9 +17,11 @@ void Batch::add(CommittedTxn&& txn) {
   flush_region_ = flush_region_ || txn.flush_region;
   if (txn.xid != 0 && (!txn.keys.empty() || txn.flush_region)) xids_.push_back(txn.xid);
   for (auto& k : txn.keys) {
-    if (!seen_.insert(k).second) continue;
-    if (gutter_route_) pipelines_[pool_servers_ + gutter_route_(k)].keys.push_back(k);
-    pipelines_[route_(k)].keys.push_back(std::move(k));
+    auto [it, inserted] = seen_.insert(std::move(k));
+    if (!inserted) continue;
+    std::string_view key = *it;
+    if (gutter_route_) pipelines_[pool_servers_ + gutter_route_(key)].keys.push_back(key);
+    pipelines_[route_(key)].keys.push_back(key);
     ++keys_;
   }
 }
@@ -44,7 +46,7 @@ void Batch::clear() {
   flush_region_ = false;
 }
 
-void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
+void encode_pipeline(const std::vector<std::string_view>& keys, bool flush_all, DeleteMode mode,
                      uint32_t stale_ttl_s, std::string& out) {
   out.clear();
   if (flush_all) out += "flush_all\r\n";

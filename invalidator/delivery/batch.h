@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 #include <vector>
 
@@ -27,7 +28,7 @@ struct CommittedTxn {
 using DeleteMode = lease::DeleteMode;
 
 struct ServerPipeline {
-  std::vector<std::string> keys;
+  std::vector<std::string_view> keys;  // views of the batch's own copies (Batch::seen_)
   bool acked = false;
 };
 
@@ -70,7 +71,10 @@ class Batch {
   size_t pool_servers_;
   Route route_;
   Route gutter_route_;
-  std::unordered_set<std::string> seen_;  // a key touched by many transactions is sent once
+  // Owns the batch's distinct keys (a key touched by many transactions is sent once); the
+  // pipelines view them. A node-based set never moves its elements, so the views stay valid
+  // until clear().
+  std::unordered_set<std::string> seen_;
   size_t keys_ = 0;
   size_t txns_ = 0;
   pgoutput::Lsn end_lsn_ = 0;
@@ -84,7 +88,7 @@ class Batch {
 // lease library (lease/meta_commands.h) so the proxy and the invalidator send the same md:
 // Invalidate: `md <key> I T<ttl> q` keeps a stale copy for lease-get and voids leases;
 // Remove (or a stale TTL of 0): `md <key> q`.
-void encode_pipeline(const std::vector<std::string>& keys, bool flush_all, DeleteMode mode,
+void encode_pipeline(const std::vector<std::string_view>& keys, bool flush_all, DeleteMode mode,
                      uint32_t stale_ttl_s, std::string& out);
 
 }  // namespace mccache::invalidator::delivery

@@ -27,6 +27,10 @@ bool MetaReplyScanner::feed(std::string_view bytes) {
 }
 
 void MetaReplyScanner::line(std::string_view l) {
+  if (l == "NF") {  // the usual answer to a quiet md (nothing cached): skip the full parser
+    ++not_found_;
+    return;
+  }
   if (l == "OK") {  // flush_all's answer: not a meta reply
     ++ok_;
     return;

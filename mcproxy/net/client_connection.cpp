@@ -4,6 +4,8 @@
 // parsed) until they drain; one that does not read its replies at all is cut off.
 #include "mcproxy/net/client_connection.h"
 
+#include <boost/asio/post.hpp>
+
 #include <cstring>
 
 #include "mcproxy/net/worker.h"
@@ -42,6 +44,45 @@ void ClientConnection::drain() {
   worker_.want_flush(*this);
 }
 
+void ClientConnection::use_tls(const TlsContext& ctx) {
+  tls_ = std::make_unique<TlsSession>(ctx, socket_.native_handle());
+}
+
+namespace {
+boost::system::error_code tls_error(TlsWait wait) {
+  switch (wait) {
+    case TlsWait::kNone:
+      return {};
+    case TlsWait::kReadable:
+    case TlsWait::kWritable:
+      return asio::error::would_block;
+    case TlsWait::kClosed:
+      return asio::error::eof;
+    case TlsWait::kFailed:
+      break;
+  }
+  return asio::error::connection_aborted;
+}
+}  // namespace
+
+size_t ClientConnection::read_some(char* buf, size_t n, boost::system::error_code& ec) {
+  if (!tls_) return socket_.read_some(asio::buffer(buf, n), ec);
+  TlsWait wait = TlsWait::kNone;
+  size_t got = tls_->read(buf, n, wait);
+  read_waits_writable_ = wait == TlsWait::kWritable;
+  ec = tls_error(wait);
+  return got;
+}
+
+size_t ClientConnection::write_some(const char* buf, size_t n, boost::system::error_code& ec) {
+  if (!tls_) return socket_.write_some(asio::buffer(buf, n), ec);
+  TlsWait wait = TlsWait::kNone;
+  size_t put = tls_->write(buf, n, wait);
+  write_waits_readable_ = wait == TlsWait::kReadable;
+  ec = tls_error(wait);
+  return put;
+}
+
 void ClientConnection::start() {
   boost::system::error_code ignored;
   socket_.set_option(asio::ip::tcp::no_delay(true), ignored);
@@ -52,9 +93,15 @@ void ClientConnection::start() {
 void ClientConnection::read() {
   if (reading_ || closed_ || quitting_) return;
   reading_ = true;
+  if (tls_ && tls_->has_buffered()) {
+    // Decrypted bytes already wait inside OpenSSL; the socket may never become readable again.
+    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->on_readable({}); });
+    return;
+  }
   // Wait for readability, then read ourselves: async_read_some would first try a speculative
   // read that, at pipeline depth 1, is an extra EAGAIN syscall per request.
-  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+  socket_.async_wait(read_waits_writable_ ? asio::ip::tcp::socket::wait_write
+                                          : asio::ip::tcp::socket::wait_read,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->on_readable(ec);
                      });
@@ -69,7 +116,7 @@ void ClientConnection::on_readable(const boost::system::error_code& ec) {
   }
   if (in_len_ == in_.size()) in_.resize(in_.size() * 2);
   boost::system::error_code rec;
-  size_t n = socket_.read_some(asio::buffer(in_.data() + in_len_, in_.size() - in_len_), rec);
+  size_t n = read_some(in_.data() + in_len_, in_.size() - in_len_, rec);
   if (rec == asio::error::would_block || rec == asio::error::try_again) {
     read();
     return;
@@ -156,7 +203,7 @@ void ClientConnection::flush() {
     // Try a direct non-blocking write first: usually the socket takes it all and no async
     // operation (and no completion handler) is needed at all.
     boost::system::error_code ec;
-    size_t n = socket_.write_some(asio::buffer(out), ec);
+    size_t n = write_some(out.data(), out.size(), ec);
     if (!ec && n == out.size()) {
       out.clear();
       activity_.reply_written(worker_.now());
@@ -185,7 +232,8 @@ void ClientConnection::flush() {
 void ClientConnection::wait_writable() {
   // Writes are waited for and made here, not with async_write, so each chunk the client takes
   // counts as progress (must_cut_off tells a slow reader from one that does not read).
-  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+  socket_.async_wait(write_waits_readable_ ? asio::ip::tcp::socket::wait_read
+                                           : asio::ip::tcp::socket::wait_write,
                      [self = shared_from_this()](const boost::system::error_code& ec) {
                        self->on_writable(ec);
                      });
@@ -197,20 +245,26 @@ void ClientConnection::on_writable(const boost::system::error_code& ec) {
     close();
     return;
   }
-  boost::system::error_code wec;
-  size_t n = socket_.write_some(
-      asio::buffer(writing_buf_.data() + writing_off_, writing_buf_.size() - writing_off_), wec);
-  if (wec == asio::error::would_block || wec == asio::error::try_again) {
-    wait_writable();
-    return;
+  // Write until the socket is full, up to a fair share per wake-up: a TLS write takes one
+  // record (16 KiB) at a time, and waiting for writability after each would crawl.
+  constexpr size_t kWriteShare = 1 << 20;
+  size_t written = 0;
+  while (writing_off_ < writing_buf_.size() && written < kWriteShare) {
+    boost::system::error_code wec;
+    size_t n =
+        write_some(writing_buf_.data() + writing_off_, writing_buf_.size() - writing_off_, wec);
+    if (wec == asio::error::would_block || wec == asio::error::try_again) break;
+    if (wec) {
+      close();
+      return;
+    }
+    writing_off_ += n;
+    written += n;
   }
-  if (wec) {
-    close();
-    return;
+  if (written > 0) {
+    worker_.touch_clock();
+    last_write_progress_ = worker_.now();
   }
-  worker_.touch_clock();
-  writing_off_ += n;
-  last_write_progress_ = worker_.now();
   if (writing_off_ < writing_buf_.size()) {
     wait_writable();
     return;
@@ -233,6 +287,7 @@ bool ClientConnection::cut_off_if_stalled(Clock::time_point now) {
 void ClientConnection::close() {
   if (closed_) return;
   closed_ = true;
+  if (tls_) tls_->shutdown();
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);

@@ -13,6 +13,7 @@
 #include "mcproxy/net/backend_connection.h"
 #include "mcproxy/net/guards.h"
 #include "mcproxy/net/reply_queue.h"
+#include "mcproxy/net/tls.h"
 #include "mcproxy/protocol/request_parser.h"
 
 namespace mccache::net {
@@ -21,6 +22,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
  public:
   ClientConnection(Worker& worker, boost::asio::ip::tcp::socket socket);
 
+  // The listener speaks TLS: every byte of this connection goes through a session of `ctx`.
+  // Before start().
+  void use_tls(const TlsContext& ctx);
   void start();
   ReplyQueue& replies() { return replies_; }
   // A backend finished slot `seq` (already appended to replies().buffer_for(seq)).
@@ -79,9 +83,16 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     return replies_.output().size() + (writing_buf_.size() - writing_off_);
   }
   void maybe_forget();
+  // The socket, or the TLS session over it: would_block when it must wait (which way: below).
+  size_t read_some(char* buf, size_t n, boost::system::error_code& ec);
+  size_t write_some(const char* buf, size_t n, boost::system::error_code& ec);
 
   Worker& worker_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<TlsSession> tls_;
+  // TLS may need the other direction first (a handshake message, a key update).
+  bool read_waits_writable_ = false;
+  bool write_waits_readable_ = false;
   protocol::RequestParser parser_;
   protocol::Request request_;
   ReplyQueue replies_;

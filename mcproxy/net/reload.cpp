@@ -32,6 +32,9 @@ void keep_restart_only(config::DatacenterConfig& next, const LiveConfig& running
   if (proxy.metrics_listen != running.proxy.metrics_listen)
     needs_restart("mcproxy.metrics_listen", endpoint_text(running.proxy.metrics_listen),
                   endpoint_text(proxy.metrics_listen));
+  if (!(proxy.tls == running.proxy.tls))
+    needs_restart("mcproxy.tls", running.proxy.tls.cert_file, proxy.tls.cert_file);
+  proxy.tls = running.proxy.tls;
   if (next.datacenter != running.datacenter)
     needs_restart("datacenter", running.datacenter, next.datacenter);
   proxy.listen = running.proxy.listen;

@@ -96,6 +96,14 @@ int run_proxy(const config::DatacenterConfig& config) {
   net::LiveConfigSlot live;
   live.set(net::build_live_config(config, thread_count, nullptr));
   net::SharedState shared;
+  if (proxy.tls.enabled()) {
+    std::string error;
+    shared.tls = net::TlsContext::create(proxy.tls, error);
+    if (!shared.tls) {
+      spdlog::error("{}: {}", config.file, error);
+      return 1;
+    }
+  }
 
   std::vector<std::unique_ptr<net::Worker>> workers;
   for (size_t i = 0; i < thread_count; ++i) {
@@ -156,8 +164,10 @@ int run_proxy(const config::DatacenterConfig& config) {
 
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
-  spdlog::info("mcproxy for {} listening on {} with {} thread(s), {} server(s){}{}",
-               config.datacenter, proxy.listen.str(), proxy.threads, config.pool.servers.size(),
+  spdlog::info("mcproxy for {} listening on {}{} with {} thread(s), {} server(s){}{}",
+               config.datacenter, proxy.listen.str(),
+               proxy.tls.enabled() ? (proxy.tls.ca_file.empty() ? " (TLS)" : " (TLS, client certificates)") : "",
+               proxy.threads, config.pool.servers.size(),
                config.pool.gutter.enabled()
                    ? ", gutter of " + std::to_string(config.pool.gutter.servers.size())
                    : std::string(),

@@ -232,6 +232,7 @@ void Worker::accept() {
         bump(counters_->connections_accepted);
         bump(counters_->connections_open);
         auto client = std::make_shared<ClientConnection>(*this, std::move(s));
+        if (shared_.tls) client->use_tls(*shared_.tls);
         clients_.emplace(client.get(), client);
         client->start();
       }

@@ -18,6 +18,7 @@
 #include "lease/settings.h"
 #include "mcproxy/net/backend_connection.h"
 #include "mcproxy/net/client_connection.h"
+#include "mcproxy/net/tls.h"
 #include "mcproxy/net/guards.h"
 #include "mcproxy/net/live_config.h"
 #include "mcproxy/net/metrics.h"
@@ -27,6 +28,7 @@ namespace mccache::net {
 // State every worker shares (the counter is the only write, on accept/close).
 struct SharedState {
   std::atomic<int> open_connections{0};
+  std::shared_ptr<const TlsContext> tls;  // set: the client listener speaks TLS
   Clock::time_point started = Clock::now();
 };
 

@@ -58,10 +58,13 @@ def _check_key(key: str) -> bytes:
 
 
 class Client:
-    def __init__(self, server: str = "127.0.0.1:11311", timeout: float = 2.0):
+    def __init__(self, server: str = "127.0.0.1:11311", timeout: float = 2.0,
+                 tls_context=None):
+        """`tls_context`: an ssl.SSLContext for an mcproxy whose listener speaks TLS."""
         host, _, port = server.rpartition(":")
         self._address = (host.strip("[]") or "127.0.0.1", int(port))
         self._timeout = timeout
+        self._tls_context = tls_context
         self._sock: Optional[socket.socket] = None
         self._buffer = b""
         self._lock = threading.Lock()
@@ -90,8 +93,11 @@ class Client:
 
     def _connect(self):
         if self._sock is None:
-            self._sock = socket.create_connection(self._address, timeout=self._timeout)
-            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = socket.create_connection(self._address, timeout=self._timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._tls_context is not None:
+                sock = self._tls_context.wrap_socket(sock, server_hostname=self._address[0])
+            self._sock = sock
             self._buffer = b""
 
     def _readline(self) -> bytes:

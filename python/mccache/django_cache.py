@@ -26,7 +26,11 @@ class LeaseCache(PyMemcacheCache):
         self._serde = pymemcache.serde.pickle_serde
         self._local = threading.local()
         options = params.get("OPTIONS") or {}
+        # Ours, not pymemcache's: keep it out of the options Django hands to its client.
+        self._options = {k: v for k, v in self._options.items() if k != "lease_socket_timeout"}
         self._lease_timeout = float(options.get("lease_socket_timeout", 2.0))
+        # The same ssl.SSLContext pymemcache gets (OPTIONS["tls_context"]), for the lease commands.
+        self._tls_context = options.get("tls_context")
         if len(self._servers) != 1:
             # mcproxy routes keys itself; several LOCATIONs would split leases between proxies
             # that hash differently from each other.
@@ -35,7 +39,8 @@ class LeaseCache(PyMemcacheCache):
     def _lease_client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = self._local.client = Client(self._servers[0], timeout=self._lease_timeout)
+            client = self._local.client = Client(self._servers[0], timeout=self._lease_timeout,
+                                                 tls_context=self._tls_context)
         return client
 
     def get_or_fill(self, key, fill, timeout=DEFAULT_TIMEOUT, version=None, *,

@@ -1,4 +1,4 @@
-// The pool's gutter and mcproxy's shutdown_timeout_ms: defaults, good values, and bad ones
+// The pool's gutter, mcproxy's shutdown_timeout_ms and tls: defaults, good values, and bad ones
 // refused with the file, the JSON path and the fix.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -122,6 +122,33 @@ TEST(ProxyShutdownConfig, BadValues_AreRefusedWithTheRange) {
   EXPECT_EQ(error_of(file_with(kServers, R"("shutdown_timout_ms": 100)")),
             "dc1.json: mcproxy.shutdown_timout_ms: unknown field; did you mean "
             "\"shutdown_timeout_ms\"?");
+}
+
+TEST(TlsConfig, AbsentOrNull_IsOff) {
+  EXPECT_FALSE(parse_config(file_with(kServers), "dc1.json", Role::kProxy).mcproxy->tls.enabled());
+  EXPECT_FALSE(parse_config(file_with(kServers, R"("tls": null)"), "dc1.json", Role::kProxy)
+                   .mcproxy->tls.enabled());
+}
+
+TEST(TlsConfig, ReadableFiles_AreTaken) {
+  // Any readable file passes the config check; OpenSSL loads them at start-up.
+  auto c = parse_config(file_with(kServers, R"("tls": {"cert_file": "/etc/passwd",
+      "key_file": "/etc/passwd", "min_version": "1.3"})"),
+                        "dc1.json", Role::kProxy);
+  EXPECT_TRUE(c.mcproxy->tls.enabled());
+  EXPECT_EQ(c.mcproxy->tls.min_version, "1.3");
+  EXPECT_EQ(c.mcproxy->tls.ca_file, "");
+}
+
+TEST(TlsConfig, MissingOrUnreadableFiles_NameTheField) {
+  EXPECT_THAT(error_of(file_with(kServers, R"("tls": {"cert_file": "/etc/passwd"})")),
+              HasSubstr("mcproxy.tls.key_file"));
+  EXPECT_THAT(error_of(file_with(kServers, R"("tls": {"cert_file": "/nonexistent/server.crt",
+      "key_file": "/etc/passwd"})")),
+              HasSubstr("mcproxy.tls.cert_file: \"/nonexistent/server.crt\" cannot be read"));
+  EXPECT_THAT(error_of(file_with(kServers, R"("tls": {"cert_file": "/etc/passwd",
+      "key_file": "/etc/passwd", "min_version": "1.0"})")),
+              HasSubstr("mcproxy.tls.min_version"));
 }
 
 }  // namespace

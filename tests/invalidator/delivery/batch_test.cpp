@@ -31,8 +31,8 @@ TEST(Batch, KeysOfManyTransactions_AreDedupedAndRoutedPerServer) {
   EXPECT_EQ(b.txn_count(), 2u);
   EXPECT_EQ(b.key_count(), 3u);
   EXPECT_EQ(b.end_lsn(), 200u);
-  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string>{"a:0", "c:0"}));
-  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string>{"b:1"}));
+  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string_view>{"a:0", "c:0"}));
+  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string_view>{"b:1"}));
 }
 
 TEST(Batch, LsnIsConfirmable_OnlyWhenEveryServerWithKeysAcked) {
@@ -90,10 +90,10 @@ TEST(Batch, WithAGutter_EveryKeyAlsoGoesToItsGutterServer_AndAFlushReachesThemAl
   ASSERT_EQ(b.pipelines().size(), 4u);
   b.add(txn(100, 1, {"a:0", "g:1"}, false));
   EXPECT_EQ(b.key_count(), 2u);
-  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string>{"a:0"}));
-  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string>{"g:1"}));
-  EXPECT_EQ(b.pipelines()[2].keys, (std::vector<std::string>{"a:0"}));
-  EXPECT_EQ(b.pipelines()[3].keys, (std::vector<std::string>{"g:1"}));
+  EXPECT_EQ(b.pipelines()[0].keys, (std::vector<std::string_view>{"a:0"}));
+  EXPECT_EQ(b.pipelines()[1].keys, (std::vector<std::string_view>{"g:1"}));
+  EXPECT_EQ(b.pipelines()[2].keys, (std::vector<std::string_view>{"a:0"}));
+  EXPECT_EQ(b.pipelines()[3].keys, (std::vector<std::string_view>{"g:1"}));
   b.ack(0);
   b.ack(1);
   b.ack(2);

@@ -3,6 +3,8 @@
 // server that is down.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <fstream>
+#include <filesystem>
 #include <libmemcached/memcached.h>
 #include <sys/wait.h>
 
@@ -56,6 +58,27 @@ std::optional<std::string> ketama_get(const std::vector<uint16_t>& ports, const 
   }
   memcached_free(m);
   return out;
+}
+
+// SIGSTOP, then wait until every thread of `pid` is stopped: the signal is asynchronous, and a
+// memcached thread still running could answer one more request.
+void stop_and_wait(pid_t pid) {
+  ::kill(pid, SIGSTOP);
+  auto deadline = Steady::now() + std::chrono::seconds(2);
+  while (Steady::now() < deadline) {
+    bool all_stopped = true;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+        all_stopped = false;
+    }
+    if (all_stopped) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 std::string set_cmd(const std::string& key, const std::string& value, int64_t exptime = 0) {
@@ -285,14 +308,16 @@ TEST(ProxyShutdown, InflightRequests_GetTheirReplies_NewConnectionsAreRefused_Ex
                               "backend": {"request_timeout_ms": 5000},)");
   LineClient c(proxy.port(), std::chrono::seconds(8));
   ASSERT_EQ(c.call(set_cmd("slow", "v")), "STORED\r\n");
-  ::kill(a.pid(), SIGSTOP);
+  stop_and_wait(a.pid());
   std::string batch, expected;
   for (int i = 0; i < 10; ++i) {
     batch += "get slow\r\n" + set_cmd("slow" + std::to_string(i), "x");
     expected += "VALUE slow 0 1\r\nv\r\nEND\r\nSTORED\r\n";
   }
   c.send(batch);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // read and sent to memcached
+  // Read (and sent to memcached) once mcproxy counted the bytes.
+  ASSERT_TRUE(proxy.wait_for_metric("mcproxy_client_bytes_in_total " +
+                                    std::to_string(set_cmd("slow", "v").size() + batch.size())));
   auto t0 = Steady::now();
   ::kill(proxy.pid(), SIGTERM);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -316,10 +341,13 @@ TEST(ProxyShutdown, Deadline_ClosesClientsStillWaiting_AndExits) {
   ProxyProcess proxy({&a}, R"("shutdown_timeout_ms": 300,
                               "backend": {"request_timeout_ms": 10000},)");
   LineClient c(proxy.port(), std::chrono::seconds(3));
-  ::kill(a.pid(), SIGSTOP);
+  // The backend connection is up (else the get is answered "reconnecting" at once).
+  ASSERT_EQ(c.call(set_cmd("warm", "v")), "STORED\r\n");
+  stop_and_wait(a.pid());
   c.send("get never\r\n");
   // In flight once mcproxy has read it (a request not yet read at SIGTERM is not answered).
-  ASSERT_TRUE(proxy.wait_for_metric("mcproxy_client_bytes_in_total 11"));
+  ASSERT_TRUE(proxy.wait_for_metric("mcproxy_client_bytes_in_total " +
+                                    std::to_string(set_cmd("warm", "v").size() + 11)));
   auto t0 = Steady::now();
   ::kill(proxy.pid(), SIGTERM);
   int status = proxy.wait_exit(std::chrono::seconds(3));
@@ -327,7 +355,7 @@ TEST(ProxyShutdown, Deadline_ClosesClientsStillWaiting_AndExits) {
   ::kill(a.pid(), SIGCONT);
   ASSERT_NE(status, -1);
   EXPECT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_GE(took.count(), 250);
+  EXPECT_GE(took.count(), 250) << proxy.log();
   EXPECT_LT(took.count(), 1500);
   EXPECT_TRUE(c.closed_by_peer());
 }
