@@ -46,7 +46,12 @@ bool ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool
                            std::string& error) {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     if (conn_) PQfinish(conn_);
-    conn_ = PQconnectdb((dsn_ + " connect_timeout=2 application_name=mcinval_gate").c_str());
+    // Keepalives and a TCP user timeout: a replica that vanishes behind a partition must fail the
+    // query (and be retried) instead of holding the stream on a dead connection forever.
+    conn_ = PQconnectdb((dsn_ + " connect_timeout=2 application_name=mcinval_gate keepalives=1"
+                                " keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
+                                " tcp_user_timeout=10000")
+                            .c_str());
     if (PQstatus(conn_) != CONNECTION_OK) {
       error = PQerrorMessage(conn_);
       PQfinish(conn_);
