@@ -140,6 +140,8 @@ InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& dat
         static_cast<int>(d->integer("retry_initial_ms", dc.retry_initial_ms, 1, 600000));
     dc.retry_max_ms = static_cast<int>(d->integer("retry_max_ms", dc.retry_max_ms, 1, 3600000));
     dc.on_server_down = d->choice("on_server_down", dc.on_server_down, {"hold", "skip"});
+    dc.max_held_keys =
+        static_cast<int>(d->integer("max_held_keys", dc.max_held_keys, 1, 100000000));
     d->finish();
     if (dc.retry_max_ms < dc.retry_initial_ms)
       d->fail("retry_max_ms", "must be at least retry_initial_ms");

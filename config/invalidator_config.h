@@ -40,9 +40,12 @@ struct DeliveryConfig {
   int request_timeout_ms = 1000;
   int retry_initial_ms = 100;
   int retry_max_ms = 5000;
-  // "hold": a down server holds the stream back (nothing lost). "skip": its keys are dropped after
-  // the retries; weaker, see docs/config.md.
+  // "hold": a down server's keys wait for it and hold the slot's position back (nothing lost); the
+  // other servers' keys are still delivered. "skip": its keys are dropped after the retries;
+  // weaker, see docs/config.md.
   std::string on_server_down = "hold";
+  // Keys kept in memory while a down server waits; above this, reading the stream pauses.
+  int max_held_keys = 1000000;
 };
 
 struct InvalidatorConfig {

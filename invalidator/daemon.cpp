@@ -118,12 +118,19 @@ class Invalidator {
   void reload();
   bool keep_delivering() const;
   bool reload_requested() const { return g_reloads.load() != reloads_seen_; }
-  // An empty batch over the pool's servers, then the gutter's.
-  delivery::Batch new_batch() {
+  // An empty batch over the pool's servers, then the gutter's (one already delivered, if any).
+  std::unique_ptr<delivery::Batch> new_batch() {
+    if (auto spare = deliverer_.spare()) return spare;
     auto route = [this](std::string_view k) { return ring_.server_for(k); };
-    if (!gutter_ring_) return delivery::Batch(config_.pool.servers.size(), route);
-    return delivery::Batch(config_.pool.servers.size(), route, config_.pool.gutter.servers.size(),
-                           [this](std::string_view k) { return gutter_ring_->server_for(k); });
+    if (!gutter_ring_)
+      return std::make_unique<delivery::Batch>(config_.pool.servers.size(), route);
+    return std::make_unique<delivery::Batch>(
+        config_.pool.servers.size(), route, config_.pool.gutter.servers.size(),
+        [this](std::string_view k) { return gutter_ring_->server_for(k); });
+  }
+  // Reading pauses while this many keys wait for a down server (memory stays bounded).
+  bool too_many_held() const {
+    return deliverer_.retained_keys() >= static_cast<size_t>(cfg_.delivery.max_held_keys);
   }
   // Reads what is buffered; returns false when the stream failed.
   bool read_available(bool& more, int& exit_code);
@@ -144,7 +151,7 @@ class Invalidator {
   replication::ReplicationStream stream_;
   std::unique_ptr<keys::TransactionKeys> txns_;
   std::unique_ptr<delivery::ReplayGate> gate_;
-  delivery::Batch batch_;
+  std::unique_ptr<delivery::Batch> batch_;  // filling; handed to deliverer_ when delivered
   Lsn confirmed_ = 0;
   Lsn sent_status_ = 0;
   Lsn server_end_ = 0;
@@ -152,8 +159,8 @@ class Invalidator {
   Clock::time_point last_status_{};
   keys::KeyStats reported_stats_{};
   uint64_t reported_rows_ = 0;
-  std::vector<double> latencies_;
   Clock::time_point batch_started_{};
+  bool reported_paused_ = false;
   bool slot_lost_ = false;
   bool reload_pending_ = false;
   uint64_t reloads_seen_ = g_reloads.load();
@@ -207,7 +214,8 @@ void Invalidator::on_slot_lost(const std::string& why) {
   if (slot_lost_) return;
   slot_lost_ = true;
   // Everything read but unconfirmed, and every change the slot dropped, is unknown now.
-  batch_.clear();
+  batch_->clear();
+  deliverer_.clear();
   batch_started_ = {};
   txns_.reset();
   spdlog::error("replication slot {} is lost ({}): the changes since confirmed flush LSN {} cannot "
@@ -241,9 +249,9 @@ bool Invalidator::recover_lost_slot() {
   auto flush = new_batch();
   delivery::CommittedTxn everything;
   everything.flush_region = true;
-  flush.add(std::move(everything));
-  if (deliverer_.deliver(flush, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
-    return false;
+  flush->add(std::move(everything));
+  deliverer_.submit(std::move(flush));
+  if (!deliverer_.drain(keep_going, idle)) return false;
   spdlog::warn("slot {} replaced and every server of the pool flushed; streaming resumes",
                src_.slot);
   slot_lost_ = false;
@@ -319,7 +327,7 @@ bool Invalidator::read_available(bool& more, int& exit_code) {
   more = true;
   replication::CopyBuffer buf;
   for (int n = 0; n < 20000; ++n) {
-    if (batch_.key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys)) return true;
+    if (batch_->key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys)) return true;
     std::string error;
     auto r = stream_.read(buf, error);
     if (r == replication::ReplicationStream::Read::kNone) {
@@ -357,7 +365,7 @@ bool Invalidator::read_available(bool& more, int& exit_code) {
     switch (ev.kind) {
       case keys::StreamEvent::kCommitted:
         if (ev.txn.end_lsn != 0) metrics_.transactions.Increment();
-        batch_.add(std::move(ev.txn));
+        batch_->add(std::move(ev.txn));
         break;
       case keys::StreamEvent::kHalt:
         spdlog::error("{}; stopping at {} without confirming it (truncate policy)", ev.message,
@@ -391,29 +399,25 @@ void Invalidator::send_status(bool force) {
   last_status_ = now;
 }
 
+// Gates the batch on the readers' database, then hands it to the deliverer: healthy servers get
+// their keys now, a down server keeps its part. False when the gate was interrupted (a signal).
 bool Invalidator::deliver_batch() {
   auto keep_going = [this] { return keep_delivering(); };
   auto idle = [this] { send_status(false); };
-  if (batch_.key_count() > 0 || batch_.flush_region()) {
+  if (batch_->key_count() > 0 || batch_->flush_region()) {
     auto before = gate_->total_wait();
     auto polls = gate_->polls();
-    bool shown = gate_->wait_for(batch_.end_lsn(), batch_.xids(), keep_going, idle);
+    bool shown = gate_->wait_for(batch_->end_lsn(), batch_->xids(), keep_going, idle);
     metrics_.replica_wait_seconds.Increment(
         std::chrono::duration<double>(gate_->total_wait() - before).count());
     metrics_.replica_polls.Increment(static_cast<double>(gate_->polls() - polls));
     if (!shown) return false;
-    if (deliverer_.deliver(batch_, keep_going, idle) != delivery::Deliverer::Outcome::kAcked)
-      return false;
-    metrics_.keys.Increment(static_cast<double>(batch_.key_count()));
-    metrics_.batches.Increment();
-    auto now = unix_micros_now();
-    latencies_.clear();
-    for (auto ts : batch_.commit_times())
-      latencies_.push_back(static_cast<double>(now - pgoutput::unix_micros_from_pg_timestamp(ts)) / 1e6);
-    metrics_.observe_commit_to_ack(latencies_);
   }
-  confirmed_ = std::max(confirmed_, batch_.end_lsn());
-  batch_.clear();
+  // A batch without keys still goes through the deliverer: its position may be confirmed only
+  // after the batches before it.
+  deliverer_.submit(std::move(batch_));
+  batch_ = new_batch();
+  confirmed_ = std::max(confirmed_, deliverer_.acked_through());
   return true;
 }
 
@@ -421,9 +425,10 @@ void Invalidator::update_gauges() {
   metrics_.confirmed_flush_lsn.Set(static_cast<double>(confirmed_));
   metrics_.lag_bytes.Set(server_end_ > confirmed_ ? static_cast<double>(server_end_ - confirmed_) : 0);
   double lag = 0;
-  if (!batch_.empty() && batch_.oldest_commit_time() != 0)
-    lag = static_cast<double>(unix_micros_now() -
-                              pgoutput::unix_micros_from_pg_timestamp(batch_.oldest_commit_time())) /
+  auto oldest = deliverer_.oldest_commit_time();
+  if (oldest == 0) oldest = batch_->oldest_commit_time();
+  if (oldest != 0)
+    lag = static_cast<double>(unix_micros_now() - pgoutput::unix_micros_from_pg_timestamp(oldest)) /
           1e6;
   metrics_.lag_seconds.Set(lag);
 }
@@ -471,6 +476,23 @@ int Invalidator::run() {
       }
       backoff.reset();
     }
+    // Servers that failed get their waiting keys again once their backoff has run out.
+    deliverer_.retry_due();
+    confirmed_ = std::max(confirmed_, deliverer_.acked_through());
+    if (too_many_held()) {
+      // A server down for long: stop reading until it answers (or "skip" gives up on it), so
+      // memory stays bounded; the slot keeps what is not read.
+      if (!reported_paused_)
+        spdlog::warn("{}{} keys wait for a down memcached server (delivery.max_held_keys): "
+                     "reading the stream pauses until it answers",
+                     who_, deliverer_.retained_keys());
+      reported_paused_ = true;
+      update_gauges();
+      send_status(false);
+      std::this_thread::sleep_for(deliverer_.until_next_retry(std::chrono::milliseconds(20)));
+      continue;
+    }
+    reported_paused_ = false;
     bool more = false;
     bool ok = read_available(more, exit_code);
     record_key_stats();
@@ -485,35 +507,43 @@ int Invalidator::run() {
     // streams in, the walsender sends message by message; waking per packet or delivering each
     // time libpq's buffer runs dry would cost a context switch per transaction and make thousands
     // of tiny batches, each a memcached round trip competing with the walsender for the CPU.
-    if (!batch_.empty() && batch_started_ == Clock::time_point{}) batch_started_ = Clock::now();
+    if (!batch_->empty() && batch_started_ == Clock::time_point{}) batch_started_ = Clock::now();
     bool quiet = false;
     if (!more && ok) {
-      if (!batch_.empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
-      quiet = batch_.empty() || !stream_.wait_readable_us(0);
+      if (!batch_->empty()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+      quiet = batch_->empty() || !stream_.wait_readable_us(0);
     }
-    if (!batch_.empty() &&
-        (!ok || quiet || batch_.key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys) ||
+    if (!batch_->empty() &&
+        (!ok || quiet || batch_->key_count() >= static_cast<size_t>(cfg_.delivery.batch_max_keys) ||
          Clock::now() - batch_started_ >= std::chrono::milliseconds(2))) {
-      // Held (down server, paused replica) and interrupted by a signal: a reload is applied at the
-      // top of the loop and delivery resumes; a stop leaves the loop.
+      // Held by a paused replica and interrupted by a signal: a reload is applied at the top of
+      // the loop and delivery resumes; a stop leaves the loop.
       if (deliver_batch()) batch_started_ = {};
       else if (stopping()) break;
     }
-    if (batch_.empty() && txns_ && !txns_->in_transaction())
+    // A keepalive outside a transaction moves the slot on, once nothing read before it waits.
+    if (batch_->empty() && deliverer_.all_acked() && txns_ && !txns_->in_transaction())
       confirmed_ = std::max(confirmed_, heartbeat_end_);
     update_gauges();
     send_status(false);
-    if (quiet && batch_.empty() && stream_.connected() && !reload_requested())
-      stream_.wait_readable_us(100000);
+    if (quiet && batch_->empty() && stream_.connected() && !reload_requested()) {
+      auto wait = deliverer_.until_next_retry(std::chrono::milliseconds(100));
+      stream_.wait_readable_us(static_cast<int>(wait.count()));
+    }
   }
-  // SIGINT/SIGTERM: finish what was read and confirm it, but a held batch (server down, replica
-  // paused) gets only shutdown_timeout_ms more; it is not confirmed, so the slot replays it.
-  if (exit_code == 0 && !batch_.empty() && !slot_lost_) {
+  // SIGINT/SIGTERM: finish what was read and confirm it, but what a down server or a paused
+  // replica holds gets only shutdown_timeout_ms more; it is not confirmed, so the slot replays it.
+  if (exit_code == 0 && !slot_lost_ && (!batch_->empty() || !deliverer_.all_acked())) {
     final_attempt_ = true;
     shutdown_deadline_ = Clock::now() + std::chrono::milliseconds(cfg_.shutdown_timeout_ms);
-    if (!deliver_batch())
-      spdlog::warn("stopping with an unacknowledged batch of {} keys; the slot replays it after "
-                   "a restart", batch_.key_count());
+    auto keep_going = [this] { return keep_delivering(); };
+    auto idle = [this] { send_status(false); };
+    bool done = (batch_->empty() || deliver_batch()) && deliverer_.drain(keep_going, idle);
+    confirmed_ = std::max(confirmed_, deliverer_.acked_through());
+    if (!done)
+      spdlog::warn("stopping with {} keys not acknowledged by every server; the slot replays "
+                   "them after a restart",
+                   deliverer_.retained_keys() + batch_->key_count());
   }
   send_status(true);
   update_gauges();

@@ -88,7 +88,11 @@ Metrics::Metrics(Registry& registry, const std::string& source,
       lag_seconds(gauge(registry, source, "mcinval_replication_lag_seconds",
                         "Now minus the commit time of the oldest undelivered transaction")),
       holding(gauge(registry, source, "mcinval_stream_held",
-                    "1 while a down memcached server holds the stream back")),
+                    "1 while a down memcached server holds the slot's position back (its keys "
+                    "wait; the other servers' keys are delivered)")),
+      held_keys(gauge(registry, source, "mcinval_held_keys",
+                      "Keys read but not yet acknowledged by every server (a batch a down server "
+                      "waits for counts whole); reading pauses at delivery.max_held_keys")),
       active(gauge(registry, source, "mcinval_active",
                    "1 while this invalidator streams from the slot; 0 as a standby or when down")),
       slot_lost(gauge(registry, source, "mcinval_slot_lost",

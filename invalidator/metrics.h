@@ -60,7 +60,8 @@ struct Metrics {
   prometheus::Gauge& confirmed_flush_lsn;
   prometheus::Gauge& lag_bytes;
   prometheus::Gauge& lag_seconds;
-  prometheus::Gauge& holding;             // 1 while a down server holds the stream
+  prometheus::Gauge& holding;             // 1 while a down server holds the slot's position
+  prometheus::Gauge& held_keys;           // keys kept until every server acknowledged them
   prometheus::Gauge& active;              // 1 while this process streams from the slot (not standby)
   prometheus::Gauge& slot_lost;           // 1 once the slot was found missing or invalidated
   prometheus::Counter& reloads_applied;   // SIGHUP reloads applied

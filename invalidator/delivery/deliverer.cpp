@@ -1,9 +1,12 @@
-// Pipelined delivery with per-server acknowledgement, bounded backoff, hold or skip.
+// Pipelined delivery with per-server acknowledgement: a down server waits alone, with backoff.
 #include "invalidator/delivery/deliverer.h"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <thread>
+
+#include "invalidator/pgoutput/stream_frame.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -15,75 +18,160 @@ Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfi
   // The gutter's servers follow the pool's, as in Batch.
   for (const auto* list : {&pool.servers, &pool.gutter.servers})
     for (const auto& s : *list)
-      servers_.emplace_back(s, std::chrono::milliseconds(cfg.request_timeout_ms));
-  reported_down_.assign(servers_.size(), false);
+      servers_.push_back(Server{
+          MemcachedConnection(s, std::chrono::milliseconds(cfg.request_timeout_ms)),
+          Backoff(std::chrono::milliseconds(cfg.retry_initial_ms),
+                  std::chrono::milliseconds(cfg.retry_max_ms))});
 }
 
-bool Deliverer::send_to(size_t i, Batch& batch) {
-  auto& keys = batch.pipelines()[i].keys;
-  encode_pipeline(keys, batch.flush_region(), mode_, static_cast<uint32_t>(cfg_.stale_ttl_s),
-                  request_);
+bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
+  auto& server = servers_[i];
+  keys_.clear();
+  for (auto* b : parts) {
+    const auto& k = b->pipelines()[i].keys;
+    keys_.insert(keys_.end(), k.begin(), k.end());
+  }
+  // InFlight::next_for puts a flushing batch first, so its flush_all precedes every key.
+  bool flush = parts.front()->flush_region();
+  encode_pipeline(keys_, flush, mode_, static_cast<uint32_t>(cfg_.stale_ttl_s), request_);
   MetaReplyScanner replies;
   std::string error;
-  bool ok = servers_[i].exchange(request_, replies, error);
+  bool ok = server.conn.exchange(request_, replies, error);
   if (ok && replies.server_errors() > 0) {
     ok = false;
     error = "SERVER_ERROR in reply";
   }
   if (!ok) {
     metrics_.server_up[i]->Set(0);
-    if (!reported_down_[i])
-      spdlog::warn("memcached {}: {}; holding its {} keys and retrying", servers_[i].server().str(),
-                   error, keys.size());
-    reported_down_[i] = true;
+    if (!server.down)
+      spdlog::warn("memcached {}: {}; holding its keys and retrying (the other servers' keys are "
+                   "still delivered; the slot's position waits)",
+                   server.conn.server().str(), error);
+    server.down = true;
     return false;
   }
-  if (reported_down_[i]) spdlog::info("memcached {}: back up", servers_[i].server().str());
-  reported_down_[i] = false;
+  if (server.down) spdlog::info("memcached {}: back up", server.conn.server().str());
+  server.down = false;
   metrics_.server_up[i]->Set(1);
   uint64_t nf = replies.not_found(), bad = replies.client_errors();
   metrics_.not_found.Increment(static_cast<double>(nf));
   metrics_.rejected.Increment(static_cast<double>(bad));
-  if (keys.size() > nf + bad) metrics_.deleted.Increment(static_cast<double>(keys.size() - nf - bad));
-  if (batch.flush_region()) metrics_.flushes.Increment();
-  batch.ack(i);
+  if (keys_.size() > nf + bad)
+    metrics_.deleted.Increment(static_cast<double>(keys_.size() - nf - bad));
+  if (flush) metrics_.flushes.Increment();
+  for (auto* b : parts) b->ack(i);
   return true;
 }
 
-Deliverer::Outcome Deliverer::deliver(Batch& batch, const std::function<bool()>& keep_going,
-                                      const std::function<void()>& idle) {
-  Backoff backoff{std::chrono::milliseconds(cfg_.retry_initial_ms),
-                  std::chrono::milliseconds(cfg_.retry_max_ms)};
-  for (;;) {
-    for (size_t i = 0; i < servers_.size(); ++i)
-      if (batch.has_work(i) && !batch.pipelines()[i].acked) send_to(i, batch);
-    if (batch.all_acked()) {
-      metrics_.holding.Set(0);
-      return Outcome::kAcked;
-    }
-    if (cfg_.on_server_down == "skip" && backoff.exhausted()) {
-      // Weaker by choice of the operator: these keys may stay cached until they expire.
-      for (size_t i = 0; i < servers_.size(); ++i) {
-        if (!batch.has_work(i) || batch.pipelines()[i].acked) continue;
-        auto n = batch.pipelines()[i].keys.size();
-        spdlog::error("memcached {}: still down after retries; skipping {} keys (on_server_down "
-                      "\"skip\")",
-                      servers_[i].server().str(), n);
-        metrics_.skipped.Increment(static_cast<double>(n));
-        batch.ack(i);
+void Deliverer::on_failure(size_t i) {
+  auto& server = servers_[i];
+  server.waiting = true;
+  if (cfg_.on_server_down == "skip" && server.backoff.exhausted()) {
+    // Weaker by choice of the operator: these keys may stay cached until they expire.
+    size_t skipped = 0;
+    for (auto parts = in_flight_.next_for(i, SIZE_MAX); !parts.empty();
+         parts = in_flight_.next_for(i, SIZE_MAX))
+      for (auto* b : parts) {
+        skipped += b->pipelines()[i].keys.size();
+        b->ack(i);
       }
-      metrics_.holding.Set(0);
-      return Outcome::kAcked;
-    }
-    metrics_.holding.Set(1);
+    spdlog::error("memcached {}: still down after retries; skipping {} keys (on_server_down "
+                  "\"skip\")",
+                  server.conn.server().str(), skipped);
+    metrics_.skipped.Increment(static_cast<double>(skipped));
+    server.waiting = false;
+    server.backoff.reset();
+    return;
+  }
+  server.retry_at = Clock::now() + server.backoff.next();
+}
+
+void Deliverer::submit(std::unique_ptr<Batch> batch) {
+  Batch* b = batch.get();
+  in_flight_.push(std::move(batch));
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    // A waiting server's older parts go first; this one goes with them on its next retry.
+    if (!b->has_work(i) || servers_[i].waiting) continue;
+    if (!send(i, {b})) on_failure(i);
+  }
+  settle();
+}
+
+void Deliverer::retry_due() {
+  auto now = Clock::now();
+  bool retried = false;
+  for (size_t i = 0; i < servers_.size(); ++i) {
+    auto& server = servers_[i];
+    if (!server.waiting || now < server.retry_at) continue;
     metrics_.retries.Increment();
-    auto wait_until = std::chrono::steady_clock::now() + backoff.next();
-    while (std::chrono::steady_clock::now() < wait_until) {
-      if (!keep_going()) return Outcome::kStopped;
-      idle();
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    retried = true;
+    for (;;) {
+      auto parts = in_flight_.next_for(i, static_cast<size_t>(cfg_.batch_max_keys));
+      if (parts.empty()) {
+        server.waiting = false;
+        server.backoff.reset();
+        break;
+      }
+      if (!send(i, parts)) {
+        on_failure(i);
+        break;
+      }
     }
   }
+  if (retried) settle();
+}
+
+bool Deliverer::drain(const std::function<bool()>& keep_going,
+                      const std::function<void()>& idle) {
+  for (;;) {
+    retry_due();
+    if (in_flight_.empty()) return true;
+    if (!keep_going()) return false;
+    idle();
+    std::this_thread::sleep_for(until_next_retry(std::chrono::milliseconds(20)));
+  }
+}
+
+void Deliverer::clear() {
+  in_flight_.clear();
+  for (auto& s : servers_) {
+    s.waiting = false;
+    s.backoff.reset();
+  }
+  settle();
+}
+
+std::chrono::microseconds Deliverer::until_next_retry(std::chrono::microseconds cap) const {
+  auto now = Clock::now();
+  auto wait = cap;
+  for (const auto& s : servers_)
+    if (s.waiting)
+      wait = std::min(wait, std::max(std::chrono::microseconds(0),
+                                     std::chrono::duration_cast<std::chrono::microseconds>(
+                                         s.retry_at - now)));
+  return wait;
+}
+
+void Deliverer::settle() {
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  in_flight_.pop_acked([&](std::unique_ptr<Batch> b) {
+    if (b->key_count() > 0 || b->flush_region()) {
+      metrics_.keys.Increment(static_cast<double>(b->key_count()));
+      metrics_.batches.Increment();
+    }
+    latencies_.clear();
+    for (auto ts : b->commit_times())
+      latencies_.push_back(
+          static_cast<double>(now_us - pgoutput::unix_micros_from_pg_timestamp(ts)) / 1e6);
+    metrics_.observe_commit_to_ack(latencies_);
+    b->clear();
+    spare_ = std::move(b);
+  });
+  bool waiting = std::any_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.waiting; });
+  metrics_.holding.Set(waiting ? 1 : 0);
+  metrics_.held_keys.Set(static_cast<double>(in_flight_.retained_keys()));
 }
 
 }  // namespace mccache::invalidator::delivery

@@ -1,9 +1,13 @@
-// Sends a batch to the region's pool and retries until every server acknowledged its part
-// (on_server_down "hold") or, under "skip", gives up on a down server after the backoff ladder.
+// Sends batches to the region's pool, server by server. A server that fails keeps its parts
+// (and every later part for it) and is retried with backoff, while the other servers get theirs at
+// once: a dead server delays only its own keys. The slot's position waits for the slowest server
+// (on_server_down "hold"); under "skip" a server still down at the top of the backoff ladder loses
+// its parts.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +15,7 @@
 #include "config/pool_config.h"
 #include "invalidator/delivery/backoff.h"
 #include "invalidator/delivery/batch.h"
+#include "invalidator/delivery/in_flight.h"
 #include "invalidator/delivery/memcached_connection.h"
 #include "invalidator/metrics.h"
 
@@ -18,22 +23,57 @@ namespace mccache::invalidator::delivery {
 
 class Deliverer {
  public:
+  using Clock = std::chrono::steady_clock;
+
   Deliverer(const config::PoolConfig& pool, const config::DeliveryConfig& cfg, Metrics& metrics);
 
-  enum class Outcome { kAcked, kStopped };
-  // `keep_going` is checked between retries; `idle` runs while waiting (keepalives upstream).
-  Outcome deliver(Batch& batch, const std::function<bool()>& keep_going,
-                  const std::function<void()>& idle);
+  // Hands over a batch that passed the read gate: each server that is up gets its part now; a
+  // server that fails, or still has older parts waiting, keeps this one for retry_due().
+  void submit(std::unique_ptr<Batch> batch);
+  // Retries the waiting servers whose backoff has run out, oldest parts first, many batches per
+  // exchange.
+  void retry_due();
+  // Retries until nothing waits (true) or `keep_going` says stop (false); `idle` runs between
+  // attempts. For slot recovery and shutdown.
+  bool drain(const std::function<bool()>& keep_going, const std::function<void()>& idle);
+  // Slot lost: forget every batch in flight.
+  void clear();
+
+  // The slot may be confirmed up to here: this batch and every earlier one are acknowledged.
+  pgoutput::Lsn acked_through() const { return in_flight_.acked_through(); }
+  bool all_acked() const { return in_flight_.empty(); }
+  // Keys kept in memory until every server acknowledged them (the read side pauses above a bound).
+  size_t retained_keys() const { return in_flight_.retained_keys(); }
+  pgoutput::PgTimestamp oldest_commit_time() const { return in_flight_.oldest_commit_time(); }
+  // Time until the next retry is due; `cap` when none is.
+  std::chrono::microseconds until_next_retry(std::chrono::microseconds cap) const;
+  // A cleared batch from those already delivered, to fill next; nullptr when there is none.
+  std::unique_ptr<Batch> spare() { return std::move(spare_); }
 
  private:
-  bool send_to(size_t server, Batch& batch);
+  struct Server {
+    MemcachedConnection conn;
+    Backoff backoff;
+    Clock::time_point retry_at{};
+    bool waiting = false;  // has unacknowledged parts in flight
+    bool down = false;     // the last exchange failed (logged once per outage)
+  };
+
+  // One exchange with `server` for these batches' parts; acknowledges them on success.
+  bool send(size_t server, const std::vector<Batch*>& parts);
+  void on_failure(size_t server);
+  // Pops what every server acknowledged, updates metrics and gauges.
+  void settle();
 
   config::DeliveryConfig cfg_;
   DeleteMode mode_;
   Metrics& metrics_;
-  std::vector<MemcachedConnection> servers_;
-  std::vector<bool> reported_down_;
+  std::vector<Server> servers_;
+  InFlight in_flight_;
+  std::unique_ptr<Batch> spare_;
+  std::vector<std::string_view> keys_;  // scratch: the parts' keys of one exchange
   std::string request_;
+  std::vector<double> latencies_;
 };
 
 }  // namespace mccache::invalidator::delivery

@@ -44,6 +44,7 @@ TEST(Config, Minimal_FillsDocumentedDefaults) {
   EXPECT_EQ(c.invalidator->sources[0].slot, "mcinval_dc2");  // derived from the datacenter
   EXPECT_FALSE(c.invalidator->sources[0].wait_for_replay);
   EXPECT_EQ(c.invalidator->delivery.on_server_down, "hold");
+  EXPECT_EQ(c.invalidator->delivery.max_held_keys, 1000000);
 }
 
 TEST(Config, ExampleFile_LoadsEveryField) {
@@ -120,6 +121,12 @@ TEST(Config, BadChoice_ListsTheChoices) {
       "invalidator": {"source": {"dsn": "x"}, "delivery": {"on_server_down": "drop"}}})");
   EXPECT_THAT(e, HasSubstr("invalidator.delivery.on_server_down: \"drop\" is not one of "
                            "\"hold\", \"skip\""));
+}
+
+TEST(Config, MaxHeldKeys_OutOfRange_NamesTheRange) {
+  auto e = error_of(R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
+      "invalidator": {"source": {"dsn": "x"}, "delivery": {"max_held_keys": 0}}})");
+  EXPECT_THAT(e, HasSubstr("invalidator.delivery.max_held_keys: 0 is out of range; use 1..100000000"));
 }
 
 TEST(Config, TableName_MustBeSchemaQualified) {

@@ -68,7 +68,8 @@ class InvalidatorTest : public ::testing::Test {
     return *mc_[ring.server_for(key)];
   }
 
-  std::string write_config(const std::string& tables_json, const std::string& extra = "") {
+  std::string write_config(const std::string& tables_json, const std::string& extra = "",
+                           const std::string& delivery_extra = "") {
     metrics_port_ = free_tcp_port();
     std::string path = pg_->dir() + "/dc1.json";
     std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
@@ -78,7 +79,8 @@ class InvalidatorTest : public ::testing::Test {
    "source": {"dsn": ")" << pg_->primary() << R"(", "slot": "it"},
    "wait_for_replay": ")" << pg_->replica() << R"(",
    "tables": )" << tables_json << extra << R"(,
-   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500}}})";
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500)"
+                        << delivery_extra << R"(}}})";
     return path;
   }
 
@@ -233,6 +235,51 @@ TEST_F(InvalidatorTest, DownMemcached_HoldsTheSlot_ThenDeliversAfterRestart) {
   server.start();
   ASSERT_TRUE(wait_for_port(server.port(), 5s));
   EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), commit_lsn); }, 15s));
+}
+
+TEST_F(InvalidatorTest, DownMemcached_OnlyItsKeysWait_TheOtherServersKeysAreStillInvalidated) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& down = server_for("user:311");
+  int other = 312;
+  while (&server_for("user:" + std::to_string(other)) == &down) ++other;
+  std::string healthy_key = "user:" + std::to_string(other);
+  set(healthy_key);
+  down.kill9();
+  sql.query("INSERT INTO users VALUES (311, 'waits', NULL)");
+  auto first_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  sql.query("INSERT INTO users VALUES (" + std::to_string(other) + ", 'goes', NULL)");
+  auto second_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  EXPECT_TRUE(eventually([&] { return invalidated(healthy_key); }, 3s))
+      << "a later transaction's key on a healthy server waited for the down server";
+  EXPECT_FALSE(lsn_at_least(slot_confirmed_lsn(), first_lsn))
+      << "slot confirmed past a transaction the down server has not acknowledged";
+  down.start();
+  ASSERT_TRUE(wait_for_port(down.port(), 5s));
+  EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), second_lsn); }, 15s));
+}
+
+TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables(), "", R"(, "max_held_keys": 2)")))
+      << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& down = server_for("user:321");
+  int other = 322;
+  while (&server_for("user:" + std::to_string(other)) == &down) ++other;
+  std::string healthy_key = "user:" + std::to_string(other);
+  set(healthy_key);
+  down.kill9();
+  // Two keys (user:321, user_by_name:paused) reach the bound while the server is down...
+  sql.query("INSERT INTO users VALUES (321, 'paused', NULL)");
+  std::this_thread::sleep_for(500ms);
+  sql.query("INSERT INTO users VALUES (" + std::to_string(other) + ", 'after', NULL)");
+  std::this_thread::sleep_for(1s);
+  EXPECT_FALSE(invalidated(healthy_key)) << "read past max_held_keys";
+  // ...and reading resumes once it answers.
+  down.start();
+  ASSERT_TRUE(wait_for_port(down.port(), 5s));
+  EXPECT_TRUE(eventually([&] { return invalidated(healthy_key); }, 10s));
+  EXPECT_NE(read_file(log_).find("reading the stream pauses"), std::string::npos) << read_file(log_);
 }
 
 TEST_F(InvalidatorTest, Kill9MidStream_ThenRestart_LosesNothing) {
