@@ -10,11 +10,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 namespace mccache::invalidator::delivery {
 namespace {
+
+// A memcached server in the region answers a connect in well under a millisecond; a host that
+// is gone answers nothing. Giving up sooner than request_timeout_ms keeps each retry of a dead
+// host short, and the delivery loop it blocks free for the healthy servers.
+constexpr std::chrono::milliseconds kConnectTimeout{250};
 
 int ms_left(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -78,7 +84,9 @@ bool MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline
 bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
                                    std::string& error) {
   auto deadline = std::chrono::steady_clock::now() + timeout_;
-  if (fd_ < 0 && !connect(deadline, error)) return false;
+  if (fd_ < 0 &&
+      !connect(std::min(deadline, std::chrono::steady_clock::now() + kConnectTimeout), error))
+    return false;
   size_t sent = 0;
   char buf[16384];
   // Write and read together: a long pipeline must not deadlock on full socket buffers.

@@ -1,9 +1,13 @@
 // The real invalidator binary against a real PostgreSQL 15 primary + streaming replica and real
 // memcached servers: row changes, explicit keys, replica gating, a down server, kill -9, TRUNCATE,
 // and refusal of a template the replica identity cannot serve.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <fstream>
@@ -12,6 +16,7 @@
 #include <thread>
 
 #include "config/json_reader.h"
+#include "invalidator/delivery/memcached_connection.h"
 #include "invalidator/delivery/replay_gate.h"
 #include "invalidator/pgoutput/stream_frame.h"
 #include "mcproxy/route/ketama.h"
@@ -280,6 +285,34 @@ TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers)
   ASSERT_TRUE(wait_for_port(down.port(), 5s));
   EXPECT_TRUE(eventually([&] { return invalidated(healthy_key); }, 10s));
   EXPECT_NE(read_file(log_).find("reading the stream pauses"), std::string::npos) << read_file(log_);
+}
+
+// A host that is gone never answers the SYN. Here a listener whose accept queue is full drops
+// them the same way; the retry must give up on the connect long before request_timeout_ms.
+TEST(MemcachedConnection, HostThatNeverAnswersTheConnect_GivesUpWithinTheConnectTimeout) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    ::connect(fillers.back(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  }
+  std::this_thread::sleep_for(100ms);
+  invalidator::delivery::MemcachedConnection conn({"127.0.0.1", ntohs(addr.sin_port)}, 5s);
+  invalidator::delivery::MetaReplyScanner replies;
+  std::string error;
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_FALSE(conn.exchange("mn\r\n", replies, error));
+  EXPECT_EQ(error, "connect: timed out");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  for (int fd : fillers) ::close(fd);
+  ::close(listener);
 }
 
 TEST_F(InvalidatorTest, Kill9MidStream_ThenRestart_LosesNothing) {
