@@ -121,6 +121,12 @@ class InvalidatorTest : public ::testing::Test {
     return false;
   }
 
+  // The first id from `from` on whose users row the key user:<id> lives on another server.
+  static int user_on_another_server(const MemcachedServer& server, int from) {
+    while (&server_for("user:" + std::to_string(from)) == &server) ++from;
+    return from;
+  }
+
   static std::string slot_confirmed_lsn() {
     Sql sql(pg_->primary());
     return sql.query("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'it'");
@@ -246,8 +252,7 @@ TEST_F(InvalidatorTest, DownMemcached_OnlyItsKeysWait_TheOtherServersKeysAreStil
   ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:311");
-  int other = 312;
-  while (&server_for("user:" + std::to_string(other)) == &down) ++other;
+  int other = user_on_another_server(down, 312);
   std::string healthy_key = "user:" + std::to_string(other);
   set(healthy_key);
   down.kill9();
@@ -269,8 +274,7 @@ TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers)
       << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:321");
-  int other = 322;
-  while (&server_for("user:" + std::to_string(other)) == &down) ++other;
+  int other = user_on_another_server(down, 322);
   std::string healthy_key = "user:" + std::to_string(other);
   set(healthy_key);
   down.kill9();
