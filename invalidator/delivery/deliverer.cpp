@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "lease/meta_commands.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -63,6 +64,20 @@ bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
   return true;
 }
 
+bool Deliverer::probe(size_t i) {
+  // A hung server (stopped, swapping) accepts and never answers. Asking it first with a short
+  // deadline makes each retry block the loop, and so every healthy server's keys, for
+  // kProbeTimeout instead of request_timeout_ms.
+  constexpr std::chrono::milliseconds kProbeTimeout{100};
+  std::string noop;
+  lease::append_noop_command(noop);
+  MetaReplyScanner replies;
+  std::string error;
+  return servers_[i].conn.exchange(
+      noop, replies, error,
+      std::min(kProbeTimeout, std::chrono::milliseconds(cfg_.request_timeout_ms)));
+}
+
 void Deliverer::on_failure(size_t i) {
   auto& server = servers_[i];
   server.waiting = true;
@@ -105,6 +120,10 @@ void Deliverer::retry_due() {
     if (!server.waiting || now < server.retry_at) continue;
     metrics_.retries.Increment();
     retried = true;
+    if (!probe(i)) {
+      on_failure(i);
+      continue;
+    }
     for (;;) {
       auto parts = in_flight_.next_for(i, static_cast<size_t>(cfg_.batch_max_keys));
       if (parts.empty()) {

@@ -61,6 +61,8 @@ class Deliverer {
 
   // One exchange with `server` for these batches' parts; acknowledges them on success.
   bool send(size_t server, const std::vector<Batch*>& parts);
+  // A bare `mn` with a short deadline: does a server that failed answer again?
+  bool probe(size_t server);
   void on_failure(size_t server);
   // Pops what every server acknowledged, updates metrics and gauges.
   void settle();

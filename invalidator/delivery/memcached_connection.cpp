@@ -82,8 +82,10 @@ bool MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline
 }
 
 bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
-                                   std::string& error) {
-  auto deadline = std::chrono::steady_clock::now() + timeout_;
+                                   std::string& error,
+                                   std::optional<std::chrono::milliseconds> timeout) {
+  auto limit = timeout.value_or(timeout_);
+  auto deadline = std::chrono::steady_clock::now() + limit;
   if (fd_ < 0 &&
       !connect(std::min(deadline, std::chrono::steady_clock::now() + kConnectTimeout), error))
     return false;
@@ -95,7 +97,7 @@ bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner&
     int rc = ::poll(&p, 1, ms_left(deadline));
     if (rc < 0 && errno == EINTR) continue;
     if (rc <= 0) {
-      error = "timed out after " + std::to_string(timeout_.count()) + " ms";
+      error = "timed out after " + std::to_string(limit.count()) + " ms";
       close();
       return false;
     }

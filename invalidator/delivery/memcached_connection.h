@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "config/json_reader.h"
@@ -22,10 +23,11 @@ class MemcachedConnection {
     o.fd_ = -1;
   }
 
-  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN. On any failure
-  // (connect, I/O, timeout, garbage) closes the connection and returns false with `error` set;
-  // the next call reconnects.
-  bool exchange(const std::string& request, MetaReplyScanner& replies, std::string& error);
+  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN, within `timeout` (the
+  // constructor's by default). On any failure (connect, I/O, timeout, garbage) closes the
+  // connection and returns false with `error` set; the next call reconnects.
+  bool exchange(const std::string& request, MetaReplyScanner& replies, std::string& error,
+                std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   const config::HostPort& server() const { return server_; }
   void close();

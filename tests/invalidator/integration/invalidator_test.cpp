@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -267,6 +268,39 @@ TEST_F(InvalidatorTest, DownMemcached_OnlyItsKeysWait_TheOtherServersKeysAreStil
   down.start();
   ASSERT_TRUE(wait_for_port(down.port(), 5s));
   EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), second_lsn); }, 15s));
+}
+
+// A hung server accepts and never answers: retrying it must not stall the healthy servers' keys
+// for request_timeout_ms (500 ms here) each time.
+TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeepFlowing) {
+  ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& hung = server_for("user:341");
+  struct Resume {
+    pid_t pid;
+    ~Resume() { ::kill(pid, SIGCONT); }
+  } resume{hung.pid()};
+  ::kill(hung.pid(), SIGSTOP);
+  sql.query("INSERT INTO users VALUES (341, 'hung', NULL)");
+  std::this_thread::sleep_for(700ms);  // the first exchange times out; the server waits now
+  std::vector<double> waits_ms;
+  int id = 342;
+  for (int i = 0; i < 12; ++i) {
+    id = user_on_another_server(hung, id + 1);
+    auto key = "user:" + std::to_string(id);
+    set(key);
+    auto start = std::chrono::steady_clock::now();
+    sql.query("INSERT INTO users VALUES (" + std::to_string(id) + ", 'flows" + std::to_string(id) +
+              "', NULL)");
+    ASSERT_TRUE(eventually([&] { return invalidated(key); }, 5s)) << read_file(log_);
+    waits_ms.push_back(std::chrono::duration<double, std::milli>(
+                           std::chrono::steady_clock::now() - start).count());
+    std::this_thread::sleep_for(std::chrono::milliseconds(37 * (i % 4)));
+  }
+  // Probed retries block ≤ 100 ms (waits ≤ ~110 ms here); a 500 ms exchange per retry left
+  // 4 of 12 waits at 370-520 ms. One slow wait is allowed for a busy machine.
+  auto slow = std::count_if(waits_ms.begin(), waits_ms.end(), [](double w) { return w > 300; });
+  EXPECT_LE(slow, 1) << ::testing::PrintToString(waits_ms);
 }
 
 TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers) {
