@@ -18,6 +18,12 @@ class Backoff {
   }
   // True once the ladder is climbed: the next wait is the maximum one.
   bool exhausted() const { return next_ >= max_; }
+  // How long climbing the ladder takes: the waits before the first maximum one.
+  std::chrono::milliseconds climb() const {
+    std::chrono::milliseconds total{0};
+    for (auto d = initial_; d < max_; d *= 2) total += d;
+    return total;
+  }
   void reset() { next_ = initial_; }
 
  private:

@@ -78,10 +78,12 @@ bool Deliverer::probe(size_t i) {
       std::min(kProbeTimeout, std::chrono::milliseconds(cfg_.request_timeout_ms)));
 }
 
-void Deliverer::on_failure(size_t i) {
+void Deliverer::on_failure(size_t i, Clock::time_point attempt_started) {
   auto& server = servers_[i];
+  auto now = Clock::now();
+  if (!server.waiting) server.waiting_since = now;
   server.waiting = true;
-  if (cfg_.on_server_down == "skip" && server.backoff.exhausted()) {
+  if (cfg_.on_server_down == "skip" && now - server.waiting_since >= server.backoff.climb()) {
     // Weaker by choice of the operator: these keys may stay cached until they expire.
     size_t skipped = 0;
     for (auto parts = in_flight_.next_for(i, SIZE_MAX); !parts.empty();
@@ -98,7 +100,14 @@ void Deliverer::on_failure(size_t i) {
     server.backoff.reset();
     return;
   }
-  server.retry_at = Clock::now() + server.backoff.next();
+  // A refused connect (a restarting server, a stopped process on a live host) fails at once and
+  // costs the loop nothing: retry it at the first step, so a server that is back gets its waiting
+  // keys, and new ones, within retry_initial_ms. Slow failures (a hung server, a host that is
+  // gone) block the loop, so they climb the backoff ladder.
+  constexpr std::chrono::milliseconds kFastFailure{10};
+  bool fast = now - attempt_started < kFastFailure;
+  server.retry_at = now + (fast ? std::chrono::milliseconds(cfg_.retry_initial_ms)
+                                : server.backoff.next());
 }
 
 void Deliverer::submit(std::unique_ptr<Batch> batch) {
@@ -107,7 +116,8 @@ void Deliverer::submit(std::unique_ptr<Batch> batch) {
   for (size_t i = 0; i < servers_.size(); ++i) {
     // A waiting server's older parts go first; this one goes with them on its next retry.
     if (!b->has_work(i) || servers_[i].waiting) continue;
-    if (!send(i, {b})) on_failure(i);
+    auto started = Clock::now();
+    if (!send(i, {b})) on_failure(i, started);
   }
   settle();
 }
@@ -120,8 +130,9 @@ void Deliverer::retry_due() {
     if (!server.waiting || now < server.retry_at) continue;
     metrics_.retries.Increment();
     retried = true;
+    auto started = Clock::now();
     if (!probe(i)) {
-      on_failure(i);
+      on_failure(i, started);
       continue;
     }
     for (;;) {
@@ -131,8 +142,9 @@ void Deliverer::retry_due() {
         server.backoff.reset();
         break;
       }
+      started = Clock::now();
       if (!send(i, parts)) {
-        on_failure(i);
+        on_failure(i, started);
         break;
       }
     }

@@ -1,8 +1,8 @@
 // Sends batches to the region's pool, server by server. A server that fails keeps its parts
-// (and every later part for it) and is retried with backoff, while the other servers get theirs at
-// once: a dead server delays only its own keys. The slot's position waits for the slowest server
-// (on_server_down "hold"); under "skip" a server still down at the top of the backoff ladder loses
-// its parts.
+// (and every later part for it) and is retried, while the other servers get theirs at once: a dead
+// server delays only its own keys. The slot's position waits for the slowest server
+// (on_server_down "hold"); under "skip" a server still down after a whole backoff ladder loses its
+// parts.
 #pragma once
 
 #include <chrono>
@@ -55,6 +55,7 @@ class Deliverer {
     MemcachedConnection conn;
     Backoff backoff;
     Clock::time_point retry_at{};
+    Clock::time_point waiting_since{};
     bool waiting = false;  // has unacknowledged parts in flight
     bool down = false;     // the last exchange failed (logged once per outage)
   };
@@ -63,7 +64,9 @@ class Deliverer {
   bool send(size_t server, const std::vector<Batch*>& parts);
   // A bare `mn` with a short deadline: does a server that failed answer again?
   bool probe(size_t server);
-  void on_failure(size_t server);
+  // Schedules the next retry of `server`, whose attempt begun at `attempt_started` failed; under
+  // "skip", gives up on it once it has waited a whole backoff ladder.
+  void on_failure(size_t server, Clock::time_point attempt_started);
   // Pops what every server acknowledged, updates metrics and gauges.
   void settle();
 

@@ -175,5 +175,12 @@ TEST(Backoff, DoublesUpToTheMaximum_AndIsExhaustedThere) {
   EXPECT_EQ(b.next(), milliseconds(100));
 }
 
+TEST(Backoff, Climb_IsTheWaitsBeforeTheFirstMaximumOne) {
+  using std::chrono::milliseconds;
+  EXPECT_EQ(Backoff(milliseconds(100), milliseconds(500)).climb(), milliseconds(100 + 200 + 400));
+  EXPECT_EQ(Backoff(milliseconds(100), milliseconds(400)).climb(), milliseconds(100 + 200));
+  EXPECT_EQ(Backoff(milliseconds(500), milliseconds(500)).climb(), milliseconds(0));
+}
+
 }  // namespace
 }  // namespace mccache::invalidator::delivery

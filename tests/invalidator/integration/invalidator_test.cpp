@@ -74,8 +74,10 @@ class InvalidatorTest : public ::testing::Test {
     return *mc_[ring.server_for(key)];
   }
 
+  static constexpr const char* kDelivery =
+      R"("retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500)";
   std::string write_config(const std::string& tables_json, const std::string& extra = "",
-                           const std::string& delivery_extra = "") {
+                           const std::string& delivery = kDelivery) {
     metrics_port_ = free_tcp_port();
     std::string path = pg_->dir() + "/dc1.json";
     std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
@@ -85,8 +87,7 @@ class InvalidatorTest : public ::testing::Test {
    "source": {"dsn": ")" << pg_->primary() << R"(", "slot": "it"},
    "wait_for_replay": ")" << pg_->replica() << R"(",
    "tables": )" << tables_json << extra << R"(,
-   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500)"
-                        << delivery_extra << R"(}}})";
+   "delivery": {)" << delivery << R"(}}})";
     return path;
   }
 
@@ -303,8 +304,54 @@ TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeep
   EXPECT_LE(slow, 1) << ::testing::PrintToString(waits_ms);
 }
 
+// A restarted server refuses connects while it is down: cheap to retry, so its keys go out
+// within the first backoff step once it is back, however long it was down.
+TEST_F(InvalidatorTest, DownMemcached_BackAfterALongOutage_GetsItsKeysWithinTheFirstRetryStep) {
+  ASSERT_TRUE(start_invalidator(write_config(
+      default_tables(), "", R"("retry_initial_ms": 50, "retry_max_ms": 3000, "request_timeout_ms": 500)")))
+      << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& down = server_for("user:361");
+  down.kill9();
+  sql.query("INSERT INTO users VALUES (361, 'outage', NULL)");
+  auto commit_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  std::this_thread::sleep_for(2s);  // a climbing ladder would wait 1.6 s, then 3 s, by now
+  ASSERT_FALSE(lsn_at_least(slot_confirmed_lsn(), commit_lsn));
+  down.start();
+  ASSERT_TRUE(wait_for_port(down.port(), 5s));
+  // A row on the same server written once it is back: its delete waits behind the held ones,
+  // until the next retry.
+  int id = 362;
+  while (&server_for("user:" + std::to_string(id)) != &down) ++id;
+  auto key = "user:" + std::to_string(id);
+  set(key);
+  auto back = std::chrono::steady_clock::now();
+  sql.query("INSERT INTO users VALUES (" + std::to_string(id) + ", 'back', NULL)");
+  ASSERT_TRUE(eventually([&] { return invalidated(key); }, 10s));
+  EXPECT_LT(std::chrono::steady_clock::now() - back, 600ms);
+  EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), commit_lsn); }, 10s));
+}
+
+TEST_F(InvalidatorTest, DownMemcached_UnderSkip_ItsKeysAreDroppedAfterTheLadder_AndTheSlotMovesOn) {
+  ASSERT_TRUE(start_invalidator(
+      write_config(default_tables(), "", std::string(kDelivery) + R"(, "on_server_down": "skip")")))
+      << read_file(log_);
+  Sql sql(pg_->primary());
+  auto& down = server_for("user:371");
+  down.kill9();
+  sql.query("INSERT INTO users VALUES (371, 'skipped', NULL)");
+  auto commit_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), commit_lsn); }, 5s))
+      << "the slot still waits for a server the policy gives up on";
+  auto log = read_file(log_);
+  EXPECT_NE(log.find("still down after retries; skipping"), std::string::npos) << log;
+  down.start();
+  ASSERT_TRUE(wait_for_port(down.port(), 5s));
+}
+
 TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers) {
-  ASSERT_TRUE(start_invalidator(write_config(default_tables(), "", R"(, "max_held_keys": 2)")))
+  ASSERT_TRUE(start_invalidator(
+      write_config(default_tables(), "", std::string(kDelivery) + R"(, "max_held_keys": 2)")))
       << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:321");
