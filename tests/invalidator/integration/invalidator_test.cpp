@@ -64,7 +64,12 @@ class InvalidatorTest : public ::testing::Test {
     delete mc_[1];
     delete pg_;
   }
-  void TearDown() override { stop_invalidator(); }
+  void TearDown() override {
+    stop_invalidator();
+    // A test that failed half-way must not leave the next one without a server.
+    for (auto* mc : mc_)
+      if (!mc->running()) mc->start();
+  }
 
   static std::vector<config::HostPort> servers() {
     return {{"127.0.0.1", mc_[0]->port()}, {"127.0.0.1", mc_[1]->port()}};
@@ -254,7 +259,7 @@ TEST_F(InvalidatorTest, DownMemcached_OnlyItsKeysWait_TheOtherServersKeysAreStil
   ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:311");
-  int other = user_on_another_server(down, 312);
+  int other = user_on_another_server(down, 1100);
   std::string healthy_key = "user:" + std::to_string(other);
   set(healthy_key);
   down.kill9();
@@ -285,7 +290,7 @@ TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeep
   sql.query("INSERT INTO users VALUES (341, 'hung', NULL)");
   std::this_thread::sleep_for(700ms);  // the first exchange times out; the server waits now
   std::vector<double> waits_ms;
-  int id = 342;
+  int id = 1300;  // ids of their own: where they end depends on the servers' ports
   for (int i = 0; i < 12; ++i) {
     id = user_on_another_server(hung, id + 1);
     auto key = "user:" + std::to_string(id);
@@ -321,7 +326,7 @@ TEST_F(InvalidatorTest, DownMemcached_BackAfterALongOutage_GetsItsKeysWithinTheF
   ASSERT_TRUE(wait_for_port(down.port(), 5s));
   // A row on the same server written once it is back: its delete waits behind the held ones,
   // until the next retry.
-  int id = 362;
+  int id = 1400;
   while (&server_for("user:" + std::to_string(id)) != &down) ++id;
   auto key = "user:" + std::to_string(id);
   set(key);
@@ -355,7 +360,7 @@ TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers)
       << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:321");
-  int other = user_on_another_server(down, 322);
+  int other = user_on_another_server(down, 1200);
   std::string healthy_key = "user:" + std::to_string(other);
   set(healthy_key);
   down.kill9();
