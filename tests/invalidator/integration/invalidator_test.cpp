@@ -21,6 +21,7 @@
 #include "invalidator/delivery/replay_gate.h"
 #include "invalidator/pgoutput/stream_frame.h"
 #include "mcproxy/route/ketama.h"
+#include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
 
@@ -112,21 +113,8 @@ class InvalidatorTest : public ::testing::Test {
     pid_ = -1;
   }
 
-  static void set(const std::string& key) {
-    LineClient c(server_for(key).port());
-    ASSERT_EQ(c.call("set " + key + " 0 0 5\r\nvalue\r\n"), "STORED\r\n");
-  }
-  // Invalidated: gone (EN) or marked stale (X flag) by `md <key> I`.
-  static bool invalidated(const std::string& key) {
-    LineClient c(server_for(key).port());
-    auto r = c.call("mg " + key + " v\r\n");
-    if (r.rfind("EN", 0) == 0) return true;
-    if (r.rfind("VA", 0) == 0) {
-      r += c.read_until("\r\n");
-      return r.find(" X") != std::string::npos;
-    }
-    return false;
-  }
+  static void set(const std::string& key) { cache_value(server_for(key), key); }
+  static bool invalidated(const std::string& key) { return is_invalidated(server_for(key), key); }
 
   // The first id from `from` on whose users row the key user:<id> lives on another server.
   static int user_on_another_server(const MemcachedServer& server, int from) {

@@ -19,6 +19,7 @@
 
 #include "config/json_reader.h"
 #include "mcproxy/route/ketama.h"
+#include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
 
@@ -147,20 +148,8 @@ class OperationsTest : public ::testing::Test {
     return daemons_.back();
   }
 
-  static void set(const std::string& key) {
-    LineClient c(server_for(key).port());
-    ASSERT_EQ(c.call("set " + key + " 0 0 5\r\nvalue\r\n"), "STORED\r\n");
-  }
-  static bool invalidated(const std::string& key) {
-    LineClient c(server_for(key).port());
-    auto r = c.call("mg " + key + " v\r\n");
-    if (r.rfind("EN", 0) == 0) return true;
-    if (r.rfind("VA", 0) == 0) {
-      r += c.read_until("\r\n");
-      return r.find(" X") != std::string::npos;
-    }
-    return false;
-  }
+  static void set(const std::string& key) { cache_value(server_for(key), key); }
+  static bool invalidated(const std::string& key) { return is_invalidated(server_for(key), key); }
   static bool all_invalidated(int from, int to) {
     for (int i = from; i <= to; ++i)
       if (!invalidated("user:" + std::to_string(i))) return false;
