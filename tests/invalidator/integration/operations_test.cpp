@@ -22,29 +22,13 @@
 #include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
+#include "tests/support/waiting.h"
 
 namespace mccache::testing {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // GET /metrics; "" when nothing answers.
 std::string scrape(uint16_t port) {
