@@ -103,7 +103,8 @@ class Invalidator {
         stream_({src_.dsn, src_.slot, src_.publication}),
         batch_(new_batch()) {
     // Without a local replica the region reads the primary itself: gate on visibility there.
-    gate_ = std::make_unique<delivery::ReplayGate>(src_.wait_for_replay.value_or(src_.dsn));
+    gate_ = std::make_unique<delivery::ReplayGate>(src_.wait_for_replay.value_or(src_.dsn),
+                                                   !src_.wait_for_replay.has_value());
   }
 
   int run();

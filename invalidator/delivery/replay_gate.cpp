@@ -81,15 +81,29 @@ bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
   auto xid_array = xid_array_literal(xids);
   auto sleep = std::chrono::microseconds(200);
   bool result = false;
+  std::chrono::steady_clock::time_point unreachable_since{};  // {}: it answered last time
   for (;;) {
     std::string error;
     bool shown = false;
     if (!poll_once(lsn, xid_array, shown, error)) {
       if (error != last_error_) spdlog::warn("read gate: {}", error);
       last_error_ = error;
-      sleep = std::chrono::microseconds(200000);
+      // An SQL error on a live connection is not "unreachable": it keeps holding, and says why.
+      bool unreachable = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
+      auto now = std::chrono::steady_clock::now();
+      if (!unreachable) unreachable_since = {};
+      else if (unreachable_since == std::chrono::steady_clock::time_point{}) unreachable_since = now;
+      if (on_primary_ && unreachable && now - unreachable_since >= kPrimaryUnreachable) {
+        spdlog::warn("read gate: the primary cannot be queried (stopping?); its streamed commits "
+                     "are durable, delivering without the visibility check");
+        result = true;
+        break;
+      }
+      sleep = on_primary_ ? std::chrono::microseconds(kPrimaryUnreachable) / 2
+                          : std::chrono::microseconds(200000);
     } else {
       last_error_.clear();
+      unreachable_since = {};
     }
     if (shown) {
       result = true;

@@ -20,13 +20,18 @@ namespace mccache::invalidator::delivery {
 
 class ReplayGate {
  public:
-  explicit ReplayGate(std::string dsn) : dsn_(std::move(dsn)) {}
+  // `on_primary`: the gated database is the primary the stream comes from (no local replica).
+  explicit ReplayGate(std::string dsn, bool on_primary = false)
+      : dsn_(std::move(dsn)), on_primary_(on_primary) {}
   ~ReplayGate();
   ReplayGate(const ReplayGate&) = delete;
   ReplayGate& operator=(const ReplayGate&) = delete;
 
   // Blocks until the gated database shows every transaction of `xids` committed at or below `lsn`
-  // (true), or `keep_going` says stop (false). One query per call when it already does; `idle`
+  // (true), or `keep_going` says stop (false). On the primary, one that cannot be queried for
+  // kPrimaryUnreachable counts as showing them: its commits are flushed (they were streamed), no
+  // reader can query it either, and it shows them once it answers again. Waiting instead would
+  // deadlock its shutdown, whose walsender waits for this position to be confirmed. One query per call when it already does; `idle`
   // runs between polls so the caller can keep its replication connection alive. Reconnects on
   // its own.
   bool wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
@@ -40,7 +45,10 @@ class ReplayGate {
   // One query: true when it succeeded; `shown` says whether the database shows the batch.
   bool poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown, std::string& error);
 
+  static constexpr std::chrono::milliseconds kPrimaryUnreachable{100};
+
   std::string dsn_;
+  bool on_primary_ = false;
   PGconn* conn_ = nullptr;
   pgoutput::Lsn last_ = 0;
   std::chrono::nanoseconds total_wait_{0};

@@ -212,6 +212,23 @@ TEST_F(InvalidatorTest, ReadGateOnAReplica_HoldsUntilItReplaysTheLsn) {
                             [] {}));
 }
 
+// A primary that cannot be queried is stopping (its walsender then waits for this very position
+// to be confirmed, so holding would deadlock its shutdown) or down (no reader can query it either):
+// the gate passes. A replica that cannot be queried holds it: it may lag once it is back.
+TEST(ReadGate, UnreachablePrimary_Passes_UnreachableReplica_Holds) {
+  std::string nowhere =
+      "host=127.0.0.1 port=" + std::to_string(free_tcp_port()) + " dbname=x user=x";
+  invalidator::delivery::ReplayGate primary(nowhere, /*on_primary=*/true);
+  auto start = std::chrono::steady_clock::now();
+  auto give_up_at = start + 3s;
+  auto until_deadline = [&] { return std::chrono::steady_clock::now() < give_up_at; };
+  EXPECT_TRUE(primary.wait_for(1, {1}, until_deadline, [] {}));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  invalidator::delivery::ReplayGate replica(nowhere, /*on_primary=*/false);
+  give_up_at = std::chrono::steady_clock::now() + 600ms;
+  EXPECT_FALSE(replica.wait_for(1, {}, until_deadline, [] {}));
+}
+
 TEST_F(InvalidatorTest, DownMemcached_HoldsTheSlot_ThenDeliversAfterRestart) {
   ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
   Sql sql(pg_->primary());
