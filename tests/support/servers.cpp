@@ -10,7 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 namespace mccache::testing {
@@ -159,6 +163,25 @@ bool LineClient::closed_by_peer() {
   if (::poll(&p, 1, static_cast<int>(timeout_.count())) <= 0) return false;
   char c;
   return ::recv(fd_, &c, 1, MSG_PEEK) == 0;
+}
+
+void stop_and_wait(pid_t pid) {
+  ::kill(pid, SIGSTOP);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool all_stopped = true;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+      std::ifstream stat(task.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      auto close = line.rfind(')');
+      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
+        all_stopped = false;
+    }
+    if (all_stopped) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace mccache::testing

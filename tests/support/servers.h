@@ -18,6 +18,9 @@ bool wait_for_port(uint16_t port, std::chrono::milliseconds timeout);
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log_path = "");
 // Sends `signal` and reaps the process (waits at most a few seconds, then SIGKILLs).
 void stop_process(pid_t pid, int signal);
+// SIGSTOP, then wait until every thread of `pid` is stopped: the signal is asynchronous, and a
+// thread still running could answer one more request.
+void stop_and_wait(pid_t pid);
 
 // A memcached on its own port; the destructor stops it.
 class MemcachedServer {

@@ -275,7 +275,7 @@ TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeep
     pid_t pid;
     ~Resume() { ::kill(pid, SIGCONT); }
   } resume{hung.pid()};
-  ::kill(hung.pid(), SIGSTOP);
+  stop_and_wait(hung.pid());
   sql.query("INSERT INTO users VALUES (341, 'hung', NULL)");
   std::this_thread::sleep_for(700ms);  // the first exchange times out; the server waits now
   std::vector<double> waits_ms;

@@ -60,27 +60,6 @@ std::optional<std::string> ketama_get(const std::vector<uint16_t>& ports, const 
   return out;
 }
 
-// SIGSTOP, then wait until every thread of `pid` is stopped: the signal is asynchronous, and a
-// memcached thread still running could answer one more request.
-void stop_and_wait(pid_t pid) {
-  ::kill(pid, SIGSTOP);
-  auto deadline = Steady::now() + std::chrono::seconds(2);
-  while (Steady::now() < deadline) {
-    bool all_stopped = true;
-    for (const auto& task :
-         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-      std::ifstream stat(task.path() / "stat");
-      std::string line;
-      std::getline(stat, line);
-      auto close = line.rfind(')');
-      if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'T')
-        all_stopped = false;
-    }
-    if (all_stopped) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-}
-
 std::string set_cmd(const std::string& key, const std::string& value, int64_t exptime = 0) {
   return "set " + key + " 0 " + std::to_string(exptime) + " " + std::to_string(value.size()) +
          "\r\n" + value + "\r\n";

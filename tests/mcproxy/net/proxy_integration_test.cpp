@@ -335,7 +335,7 @@ TEST(ProxyFailover, HungBackend_RequestsTimeOutWithServerError) {
   ProxyProcess proxy({&m1}, R"("backend": {"request_timeout_ms": 300, "failures_until_down": 5},)");
   LineClient c(proxy.port(), std::chrono::seconds(5));
   ASSERT_EQ(c.call("set h 0 0 1\r\nx\r\n"), "STORED\r\n");
-  ::kill(m1.pid(), SIGSTOP);
+  stop_and_wait(m1.pid());
   EXPECT_EQ(c.call("get h\r\n"),
             "SERVER_ERROR backend " + m1.endpoint() + " request timed out\r\n");
   ::kill(m1.pid(), SIGCONT);
