@@ -20,8 +20,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import DatabaseError, connections, transaction
+from django.http import HttpResponse
 
 from . import session_token
+from .fallback import RegionBehind, ReplicaBehind
 from .lsn import parse_lsn
 from .postgres import insert_lsn
 from .ryw_stats import ReadYourWritesStats
@@ -225,7 +227,9 @@ def cross_region_reads():
 
 class ReadYourWritesMiddleware:
     """Put it after SessionMiddleware: it reads the session's tokens before the view runs and
-    stores the LSNs of the request's own writes after it."""
+    stores the LSNs of the request's own writes after it. A read that could not be served fresh
+    (RegionBehind, ReplicaBehind) answers 503 with Retry-After rather than 500, for which
+    SessionMiddleware would not save the session and so would lose the token."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -247,3 +251,11 @@ class ReadYourWritesMiddleware:
             else:
                 del session[SESSION_KEY]
         return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, (RegionBehind, ReplicaBehind)):
+            response = HttpResponse(f"{exception}; retry in a moment\n", status=503,
+                                    content_type="text/plain")
+            response["Retry-After"] = "1"
+            return response
+        return None
