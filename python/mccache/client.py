@@ -237,11 +237,12 @@ class Client:
 
     # -- read-your-writes ------------------------------------------------------------------------
     def watermark(self, source: str = DEFAULT_SOURCE) -> Optional[int]:
-        """The region's watermark W of `source`, or None (unknown: absent, unparsable, or its
-        memcached server is down)."""
+        """The region's watermark W of `source`, or None (unknown: absent, unparsable, or
+        unreadable because its memcached server or the proxy is down; a token read then ends in
+        its fallback, which does not need the cache)."""
         try:
             raw = self.get(watermark_key(source, self._watermark_prefix))
-        except ServerError:
+        except (ServerError, ProtocolError, OSError):
             return None
         w = watermark_from_reply(raw)
         if w is not None and w > self._applied.get(source, -1):

@@ -65,19 +65,20 @@ class LeaseCache(PyMemcacheCache):
                 return RegionBehind(source, lsn, outcome.watermark, outcome.waited)
         return None
 
-    def get(self, key, default=None, version=None):
+    def _session_behind(self) -> bool:
+        """True (a miss, counted) for a plain read of a session whose own write the region has
+        not applied in time: the app then reads the database, which the router holds for it."""
         tokens = ryw.live_tokens()
         if tokens and self._behind(tokens) is not None:
             ryw.stats.record_fallback("miss")
-            return default
-        return super().get(key, default, version)
+            return True
+        return False
+
+    def get(self, key, default=None, version=None):
+        return default if self._session_behind() else super().get(key, default, version)
 
     def get_many(self, keys, version=None):
-        tokens = ryw.live_tokens()
-        if tokens and self._behind(tokens) is not None:
-            ryw.stats.record_fallback("miss")
-            return {}
-        return super().get_many(keys, version)
+        return {} if self._session_behind() else super().get_many(keys, version)
 
     def get_or_fill(self, key, fill, timeout=DEFAULT_TIMEOUT, version=None, *,
                     accept_stale=False, max_wait=2.0, min_lsn=None, source=DEFAULT_SOURCE):
