@@ -133,6 +133,13 @@ class WatermarkOnADownServer(unittest.TestCase):
             for path in configs:
                 os.unlink(path)
 
+    def test_an_unreachable_proxy_leaves_the_token_read_to_its_fallback(self):
+        client = Client(f"127.0.0.1:{free_port()}", timeout=0.5)  # nobody listens
+        self.assertIsNone(client.watermark())
+        self.assertEqual(client.get_or_fill("k", lambda: self.fail("cache used"), min_lsn=1,
+                                            watermark_wait=0.01, fallback=lambda: b"database"),
+                         b"database")
+
 
 class ReplicaFallbacks(ProxyFixture):
     @classmethod
