@@ -19,7 +19,7 @@ from typing import Dict, Optional
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import DatabaseError, connections, transaction
+from django.db import Error as DatabaseFailure, connections, transaction
 from django.http import HttpResponse
 
 from . import session_token
@@ -179,7 +179,7 @@ class _WriteObserver:
         self.reading = True
         try:
             lsn = parse_lsn(insert_lsn(connections[self.alias]))
-        except DatabaseError as e:
+        except DatabaseFailure as e:  # also InterfaceError: the connection is gone
             # The write committed but its position is unknown: the next reads cannot be held
             # for it. Rare (the primary went away right after the commit); say so.
             log.warning("read-your-writes: cannot read the WAL position after a commit on %r: %s",
