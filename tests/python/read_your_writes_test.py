@@ -145,25 +145,26 @@ class ReplicaFallbacks(ProxyFixture):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        try:
+        try:  # unittest skips tearDownClass when setUpClass fails: stop what started here
             cls.pg = PgCluster()
+            cls.primary = cls.connect(cls.pg.primary)
+            with cls.primary.cursor() as cur:
+                cur.execute("CREATE TABLE IF NOT EXISTS profiles (id int PRIMARY KEY, name text)")
+                cur.execute("INSERT INTO profiles VALUES (1, 'v0') ON CONFLICT DO NOTHING")
+            cls.replica = cls.connect(cls.pg.replica)
+            if not wait_for_replay(cls.replica, parse_lsn(insert_lsn(cls.primary)), 30):
+                raise RuntimeError("the replica did not replay the schema")
         except BaseException:
-            super().tearDownClass()
+            cls.tearDownClass()
             raise
-        cls.primary = cls.connect(cls.pg.primary)
-        with cls.primary.cursor() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS profiles (id int PRIMARY KEY, name text)")
-            cur.execute("INSERT INTO profiles VALUES (1, 'v0') ON CONFLICT DO NOTHING")
-        cls.replica = cls.connect(cls.pg.replica)
-        if not wait_for_replay(cls.replica, parse_lsn(insert_lsn(cls.primary)), 30):
-            raise RuntimeError("the replica did not replay the schema")
 
     @classmethod
     def tearDownClass(cls):
         for conn in ("primary", "replica"):
             if hasattr(cls, conn):
                 getattr(cls, conn).close()
-        cls.pg.stop()
+        if hasattr(cls, "pg"):
+            cls.pg.stop()
         super().tearDownClass()
 
     @staticmethod
