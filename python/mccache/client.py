@@ -6,6 +6,10 @@ connection and is safe to share between threads (requests are serialised by a lo
 Leases (docs/protocol.md): `lease-get` answers a hit (token 0), a granted lease (token > 1: you
 fill the value and `lease-set` it with the token), or a hot miss (token 1: someone else is filling;
 wait and retry, or use the stale value it may carry). `get_or_fill` does that dance.
+
+Read-your-writes (docs/consistency.md): `get_or_fill(..., min_lsn=L)` first makes sure the region
+has applied the caller's own write L (its watermark W >= L), waiting briefly, else takes the
+caller's fallback instead of the cache.
 """
 import random
 import socket
@@ -13,6 +17,12 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Tuple
+
+from .fallback import RegionBehind, take_fallback
+from .lsn import as_lsn, watermark_from_reply
+from .ryw_stats import ReadYourWritesStats
+from .watermark import (DEFAULT_SOURCE, DEFAULT_WATERMARK_WAIT, WATERMARK_PREFIX, WaitOutcome,
+                        wait_for_watermark, watermark_key)
 
 HIT_TOKEN = 0
 HOT_MISS_TOKEN = 1
@@ -59,8 +69,10 @@ def _check_key(key: str) -> bytes:
 
 class Client:
     def __init__(self, server: str = "127.0.0.1:11311", timeout: float = 2.0,
-                 tls_context=None):
-        """`tls_context`: an ssl.SSLContext for an mcproxy whose listener speaks TLS."""
+                 tls_context=None, ryw_stats: Optional[ReadYourWritesStats] = None,
+                 watermark_prefix: str = WATERMARK_PREFIX):
+        """`tls_context`: an ssl.SSLContext for an mcproxy whose listener speaks TLS.
+        `ryw_stats`: where token reads are counted (share one per process to export it)."""
         host, _, port = server.rpartition(":")
         self._address = (host.strip("[]") or "127.0.0.1", int(port))
         self._timeout = timeout
@@ -68,6 +80,9 @@ class Client:
         self._sock: Optional[socket.socket] = None
         self._buffer = b""
         self._lock = threading.Lock()
+        self.ryw_stats = ryw_stats if ryw_stats is not None else ReadYourWritesStats()
+        self._watermark_prefix = watermark_prefix
+        self._applied = {}  # source -> the highest watermark a completed reply showed
 
     # -- connection ------------------------------------------------------------------------------
     def __enter__(self):
@@ -220,12 +235,59 @@ class Client:
 
         return self._call(head + value + b"\r\n", read)
 
+    # -- read-your-writes ------------------------------------------------------------------------
+    def watermark(self, source: str = DEFAULT_SOURCE) -> Optional[int]:
+        """The region's watermark W of `source`, or None (unknown: absent, unparsable, or
+        unreadable because its memcached server or the proxy is down; a token read then ends in
+        its fallback, which does not need the cache)."""
+        try:
+            raw = self.get(watermark_key(source, self._watermark_prefix))
+        except (ServerError, ProtocolError, OSError):
+            return None
+        w = watermark_from_reply(raw)
+        if w is not None and w > self._applied.get(source, -1):
+            self._applied[source] = w
+        return w
+
+    def await_watermark(self, source: str, min_lsn, max_wait: float = DEFAULT_WATERMARK_WAIT
+                        ) -> WaitOutcome:
+        """Waits until the region has applied `min_lsn` (an int or "X/Y") of `source`, re-reading
+        only the watermark, for at most `max_wait` seconds.
+
+        The watermark is read on its own, before the data key: a multi-get of both would let
+        mcproxy read them from two servers in parallel, so a reply showing W >= L could carry a
+        value read just before the invalidator deleted it. Once a reply has shown W >= L, every
+        later read of this client is after the deletion, so an L already seen applied costs
+        nothing."""
+        lsn = as_lsn(min_lsn)
+        if self._applied.get(source, -1) >= lsn:
+            self.ryw_stats.record_known()
+            return WaitOutcome(True, self._applied[source], 0.0, 0)
+        outcome = wait_for_watermark(lambda: self.watermark(source), lsn, max_wait)
+        self.ryw_stats.record_wait(outcome.reached, outcome.waited, outcome.reads)
+        return outcome
+
     def get_or_fill(self, key: str, fill: Callable[[], bytes], ttl: int = 0, *,
                     accept_stale: bool = False, max_wait: float = 2.0,
-                    backoff: float = 0.005) -> bytes:
+                    backoff: float = 0.005, min_lsn=None, source: str = DEFAULT_SOURCE,
+                    watermark_wait: float = DEFAULT_WATERMARK_WAIT, fallback=None) -> bytes:
         """The full lease dance: hit → value; lease granted → fill(), lease-set, return the fill;
         hot miss → the stale value if accepted, else back off and retry (bounded by max_wait, after
-        which fill() is called without caching, so a reader is never stuck)."""
+        which fill() is called without caching, so a reader is never stuck).
+
+        With `min_lsn` (the session token L of `source`): the dance runs only once the region has
+        applied L (see await_watermark; never with a stale value, which predates the write). If
+        it has not within `watermark_wait` seconds, `fallback` answers instead of the cache (a
+        ReplicaFallback, a CrossRegionRead or a callable, see fallback.py) and nothing is cached;
+        without a fallback, RegionBehind is raised."""
+        if min_lsn is not None:
+            outcome = self.await_watermark(source, min_lsn, watermark_wait)
+            if not outcome.reached:
+                behind = RegionBehind(source, as_lsn(min_lsn), outcome.watermark, outcome.waited)
+                value = take_fallback(fallback, behind, self.ryw_stats)
+                return value.encode() if isinstance(value, str) else value
+            accept_stale = False
+
         def fill_with_flags():
             value = fill()
             return (value.encode() if isinstance(value, str) else value), 0

@@ -1,67 +1,14 @@
 #!/usr/bin/python3
 """The Python lease client (python/mccache) against a real memcached behind the real mcproxy."""
-import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import unittest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from support import ProxyFixture  # noqa: E402  (also puts python/ on the path)
 from mccache import Client, ServerError  # noqa: E402
-
-BIN = os.environ.get("MCCACHE_BIN", os.path.join(ROOT, "build", "bin"))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-class ProxyFixture(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.procs = []
-        mc_port = free_port()
-        argv = ["memcached", "-l", "127.0.0.1", "-p", str(mc_port), "-U", "0", "-m", "64"]
-        if os.geteuid() == 0:
-            argv += ["-u", "root"]
-        cls.procs.append(subprocess.Popen(argv))
-        wait_port(mc_port)
-        cls.proxy = f"127.0.0.1:{free_port()}"
-        cls.config = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        json.dump({"datacenter": "dc1", "pool": {"servers": [f"127.0.0.1:{mc_port}"]},
-                   "mcproxy": {"listen": cls.proxy, "leases": {"lease_ttl_s": 2}}}, cls.config)
-        cls.config.close()
-        cls.procs.append(subprocess.Popen([os.path.join(BIN, "mcproxy"), "--config",
-                                           cls.config.name], stderr=subprocess.DEVNULL))
-        wait_port(int(cls.proxy.rsplit(":", 1)[1]))
-
-    @classmethod
-    def tearDownClass(cls):
-        for p in reversed(cls.procs):  # the proxy first, then its memcached
-            p.terminate()
-            p.wait(timeout=10)
-        os.unlink(cls.config.name)
-
-    def key(self, name):
-        return f"{self.id().rsplit('.', 1)[-1]}:{name}:{time.time_ns()}"
 
 
 class ClientTest(ProxyFixture):

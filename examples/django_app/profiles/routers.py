@@ -1,4 +1,7 @@
-"""Reads from the region's local database (a replica outside dc1); writes to the primary."""
+"""Reads from the region's local database (a replica outside dc1); writes to the primary. Mixed
+with ReadYourWritesRouter, a session's reads right after its own write wait for the replica to
+have replayed it."""
+from mccache.django_router import ReadYourWritesRouter
 
 
 class PrimaryForWrites:
@@ -7,3 +10,7 @@ class PrimaryForWrites:
 
     def db_for_write(self, model, **hints):
         return "primary"
+
+
+class Router(ReadYourWritesRouter, PrimaryForWrites):
+    pass

@@ -12,8 +12,9 @@ sys.path.insert(0, os.path.join(BASE_DIR, "..", "..", "python"))
 
 SECRET_KEY = "example-only-not-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 INSTALLED_APPS = ["profiles"]
+ROOT_URLCONF = "shop.urls"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -37,7 +38,22 @@ DATABASES = {
     "default": _dsn_to_django(_region["postgres"]),           # the region's local database
     "primary": _dsn_to_django(_region["primary_postgres"]),   # writes
 }
-DATABASE_ROUTERS = ["profiles.routers.PrimaryForWrites"]
+DATABASE_ROUTERS = ["profiles.routers.Router"]
+
+# Read your own writes: a session that wrote reads, for 5 s, only what has applied its write.
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "mccache.django_ryw.ReadYourWritesMiddleware",
+]
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+MCCACHE_READ_YOUR_WRITES = {
+    "SOURCES": {"default": {"PRIMARY": "primary", "LOCAL": "default"}},
+    "TOKEN_TTL": 5.0,          # seconds a session keeps its write's LSN
+    "WATERMARK_WAIT": 0.05,    # the wait for the region's watermark
+    "CACHE_FALLBACK": "replica",
+    "REPLICA_WAIT": 1.0,       # the wait for the local replica's replay
+    "REPLICA_FALLBACK": "raise",
+}
 
 CACHES = {
     # The one-line change: mcproxy of this region, with leases.
