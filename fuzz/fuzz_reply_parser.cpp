@@ -1,6 +1,6 @@
-// Fuzzes what a backend connection reads: ReplyParser over a chunked byte stream, and lease/'s
-// parse_meta_head over each meta reply line it yields (and over every raw line of the input).
-// The two parsers must agree on the status and on a VA reply's value size, and the chunked run
+// Fuzzes what a backend connection of either daemon reads: pool's ReplyParser over a chunked byte
+// stream. Every view of a reply (line, flags, the echoed key, value, message) must lie inside the
+// bytes it consumed, the meta flags it read must be what the flag tokens say, and the chunked run
 // must see the same replies as one run over the whole stream.
 //
 // Input: [max line][max chunk][seed u32][stream...].
@@ -9,38 +9,28 @@
 #include <vector>
 
 #include "fuzz/fuzz_check.h"
-#include "lease/meta_reply.h"
-#include "mcproxy/protocol/reply_parser.h"
+#include "pool/reply_parser.h"
+#include "pool/tokens.h"
 
 namespace {
 
 using mccache::fuzz::ChunkPlan;
 using mccache::fuzz::ExactBuffer;
 using mccache::fuzz::within;
-using mccache::lease::MetaStatus;
-using mccache::lease::parse_meta_head;
-using namespace mccache::protocol;
+using namespace mccache::pool;
 
-void check_meta_head(std::string_view line) {
-  auto head = parse_meta_head(line);
-  if (!head) return;
-  FUZZ_CHECK(within(head->reply.message, line), "meta message inside the line");
-  FUZZ_CHECK(head->reply.value.empty(), "head carries no value yet");
-  FUZZ_CHECK(head->value_bytes == 0 || head->reply.status == MetaStatus::VA,
-             "only VA announces value bytes");
-}
-
-// ReplyCode of a meta reply ↔ lease's MetaStatus.
-bool same_status(ReplyCode code, MetaStatus s) {
-  switch (code) {
-    case ReplyCode::kValue: return s == MetaStatus::VA;
-    case ReplyCode::kHeader: return s == MetaStatus::HD;
-    case ReplyCode::kMiss: return s == MetaStatus::EN;
-    case ReplyCode::kNotFound: return s == MetaStatus::NF;
-    case ReplyCode::kNotStored: return s == MetaStatus::NS;
-    case ReplyCode::kExists: return s == MetaStatus::EX;
-    case ReplyCode::kNoop: return s == MetaStatus::MN;
-    default: return true;
+bool is_meta(ReplyStatus s) {
+  switch (s) {
+    case ReplyStatus::kValue:
+    case ReplyStatus::kHeader:
+    case ReplyStatus::kMiss:
+    case ReplyStatus::kNotFound:
+    case ReplyStatus::kNotStored:
+    case ReplyStatus::kExists:
+    case ReplyStatus::kNoop:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -50,27 +40,30 @@ void check_reply(std::string_view input, size_t consumed, const Reply& r) {
   FUZZ_CHECK(r.line.data() == r.raw.data(), "line starts the reply");
   FUZZ_CHECK(r.line.find('\n') == std::string_view::npos, "no newline inside the line");
   FUZZ_CHECK(within(r.flags, r.line), "flags inside the line");
+  FUZZ_CHECK(within(r.meta.key, r.flags), "echoed key inside the flags");
+  FUZZ_CHECK(within(r.message, r.line), "message inside the line");
   FUZZ_CHECK(within(r.value, r.raw), "value inside the reply");
-  for (char f = 'A'; f <= 'z'; ++f) {
-    std::string_view v = r.flag(f);
-    FUZZ_CHECK(within(v, r.flags), "flag token inside the flags");
-    FUZZ_CHECK(v.empty() || r.has_flag(f), "a flag with a token is present");
-  }
-  if (r.code == ReplyCode::kValue) {
+  FUZZ_CHECK(is_meta(r.status) || r.flags.empty(), "only meta replies have flags");
+  FUZZ_CHECK(r.message.empty() || r.is_error(), "only errors have a message");
+  bool win = false, stale = false, win_sent = false, cas = false;
+  for_each_token(r.flags, [&](size_t, std::string_view t) {
+    win = win || t[0] == 'W';
+    stale = stale || t[0] == 'X';
+    win_sent = win_sent || t[0] == 'Z';
+    cas = cas || t[0] == 'c';
+  });
+  FUZZ_CHECK(r.meta.win == win && r.meta.stale == stale && r.meta.win_sent == win_sent,
+             "W/X/Z read as the tokens say");
+  FUZZ_CHECK(r.meta.cas.has_value() == cas, "c read as the tokens say");
+  if (r.status == ReplyStatus::kValue) {
     FUZZ_CHECK(r.value.data() + r.value.size() + 2 == r.raw.data() + r.raw.size(),
                "VA value is followed by \\r\\n and nothing else");
     FUZZ_CHECK(r.raw.ends_with("\r\n"), "VA block ends with \\r\\n");
   } else {
     FUZZ_CHECK(r.value.empty(), "only VA has a value");
   }
-  if (r.code == ReplyCode::kTextValues)
-    FUZZ_CHECK(r.raw.ends_with("END\r\n") || r.raw.ends_with("END\n"), "VALUE block ends at END");
-  check_meta_head(r.line);
-  if (auto head = parse_meta_head(r.line)) {
-    FUZZ_CHECK(same_status(r.code, head->reply.status), "parsers agree on the status");
-    if (r.code == ReplyCode::kValue && head->reply.status == MetaStatus::VA)
-      FUZZ_CHECK(head->value_bytes == r.value.size(), "parsers agree on the value size");
-  }
+  if (r.status == ReplyStatus::kTextValues || r.status == ReplyStatus::kStats)
+    FUZZ_CHECK(r.raw.ends_with("END\r\n") || r.raw.ends_with("END\n"), "block ends at END");
 }
 
 struct Run {
@@ -122,17 +115,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   uint32_t seed = uint32_t{data[2]} | uint32_t{data[3]} << 8 | uint32_t{data[4]} << 16 |
                   uint32_t{data[5]} << 24;
   std::string_view stream(reinterpret_cast<const char*>(data) + 6, size - 6);
-
-  // lease/ sees lines the proxy cut; feed it every line of the raw input as well.
-  for (size_t pos = 0; pos < stream.size();) {
-    size_t nl = stream.find('\n', pos);
-    size_t end = nl == std::string_view::npos ? stream.size() : nl;
-    std::string_view line = stream.substr(pos, end - pos);
-    if (line.ends_with('\r')) line.remove_suffix(1);
-    ExactBuffer copy(line);
-    check_meta_head(copy.view());
-    pos = end + 1;
-  }
 
   Run whole = drive(parser, stream, ChunkPlan(0, 0));
   Run chunked = drive(parser, stream, ChunkPlan(seed, max_chunk));

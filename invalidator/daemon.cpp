@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "config/dsn.h"
-#include "invalidator/delivery/backoff.h"
 #include "invalidator/delivery/deliverer.h"
 #include "invalidator/delivery/replay_gate.h"
 #include "invalidator/keys/transaction_keys.h"
@@ -22,7 +21,8 @@
 #include "invalidator/replication/catalog.h"
 #include "invalidator/replication/slot_record.h"
 #include "invalidator/replication/stream.h"
-#include "mcproxy/route/ketama.h"
+#include "pool/placement.h"
+#include "pool/server_health.h"
 
 namespace mccache::invalidator {
 namespace {
@@ -42,11 +42,6 @@ int64_t unix_micros_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-route::HashMode hash_mode(const config::PoolConfig& pool) {
-  return pool.hash == "ketama_weighted" ? route::HashMode::kKetamaWeighted
-                                        : route::HashMode::kKetama;
 }
 
 // The pool's servers, then the gutter's: the order of the deliverer's connections and metrics.
@@ -94,11 +89,7 @@ class Invalidator {
         who_(src_.name.empty() ? "" : "source " + src_.name + ": "),
         key_options_(std::move(opt)),
         metrics_(registry, src_.name, every_server(c.pool)),
-        ring_(c.pool.servers, hash_mode(c.pool)),
-        gutter_ring_(c.pool.gutter.enabled()
-                         ? std::make_optional<route::KetamaRing>(c.pool.gutter.servers,
-                                                                 hash_mode(c.pool))
-                         : std::nullopt),
+        placement_(c.pool),
         deliverer_(c.pool, cfg_.delivery, metrics_),
         stream_({src_.dsn, src_.slot, src_.publication}),
         batch_(new_batch()) {
@@ -122,12 +113,12 @@ class Invalidator {
   // An empty batch over the pool's servers, then the gutter's (one already delivered, if any).
   std::unique_ptr<delivery::Batch> new_batch() {
     if (auto spare = deliverer_.spare()) return spare;
-    auto route = [this](std::string_view k) { return ring_.server_for(k); };
-    if (!gutter_ring_)
-      return std::make_unique<delivery::Batch>(config_.pool.servers.size(), route);
+    auto route = [this](std::string_view k) { return placement_.server_for(k); };
+    if (!placement_.has_gutter())
+      return std::make_unique<delivery::Batch>(placement_.servers(), route);
     return std::make_unique<delivery::Batch>(
-        config_.pool.servers.size(), route, config_.pool.gutter.servers.size(),
-        [this](std::string_view k) { return gutter_ring_->server_for(k); });
+        placement_.servers(), route, placement_.gutter_servers(),
+        [this](std::string_view k) { return placement_.gutter_for(k); });
   }
   // Reading pauses while this many keys wait for a down server (memory stays bounded).
   bool too_many_held() const {
@@ -146,8 +137,7 @@ class Invalidator {
   std::string who_;           // "source <name>: " in front of log lines when there are several
   keys::TransactionKeysOptions key_options_;
   Metrics metrics_;
-  route::KetamaRing ring_;
-  std::optional<route::KetamaRing> gutter_ring_;  // placement in the gutter pool, if any
+  pool::Placement placement_;  // the pool's servers and the gutter's, if any
   delivery::Deliverer deliverer_;
   replication::ReplicationStream stream_;
   std::unique_ptr<keys::TransactionKeys> txns_;
@@ -436,8 +426,8 @@ void Invalidator::update_gauges() {
 
 int Invalidator::run() {
   using Start = replication::ReplicationStream::Start;
-  auto backoff = delivery::Backoff(std::chrono::milliseconds(cfg_.delivery.retry_initial_ms),
-                                   std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
+  auto backoff = pool::Backoff(std::chrono::milliseconds(cfg_.delivery.retry_initial_ms),
+                               std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
   auto nap = [this](std::chrono::milliseconds d) {
     auto until = Clock::now() + d;
     while (Clock::now() < until && !stopping() && !reload_requested())
@@ -600,8 +590,8 @@ int run_source(const config::DatacenterConfig& config, size_t index,
   const auto& inv = *config.invalidator;
   const auto& src = inv.sources[index];
   std::string who = src.name.empty() ? "" : "source " + src.name + ": ";
-  delivery::Backoff backoff(std::chrono::milliseconds(inv.delivery.retry_initial_ms),
-                            std::chrono::milliseconds(inv.delivery.retry_max_ms));
+  pool::Backoff backoff(std::chrono::milliseconds(inv.delivery.retry_initial_ms),
+                        std::chrono::milliseconds(inv.delivery.retry_max_ms));
   try {
     while (!prepared) {
       try {

@@ -1,7 +1,8 @@
 // Backend epoch: parse memcached's `stats` identity and hash it into a token tag.
 #include "lease/backend_epoch.h"
 
-#include "lease/detail/ascii.h"
+#include "pool/ascii.h"
+#include "pool/tokens.h"
 
 namespace mccache::lease {
 namespace {
@@ -37,17 +38,15 @@ std::optional<BackendIdentity> identity_from_stats(std::string_view reply) {
     std::string_view line = reply.substr(0, eol);
     reply = eol == std::string_view::npos ? std::string_view{} : reply.substr(eol + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!line.starts_with("STAT ")) continue;
-    line.remove_prefix(5);
-    size_t sp = line.find(' ');
-    if (sp == std::string_view::npos) continue;
-    std::string_view name = line.substr(0, sp);
-    std::string_view value = line.substr(sp + 1);
+    pool::Tokens tokens(line);
+    if (tokens.next() != "STAT") continue;
+    std::string_view name = tokens.next();
+    std::string_view value = tokens.rest();
     uint64_t u = 0;
     int64_t i = 0;
-    if (name == "pid" && detail::parse_uint(value, u)) pid = u;
-    if (name == "time" && detail::parse_int(value, i)) time = i;
-    if (name == "uptime" && detail::parse_int(value, i)) uptime = i;
+    if (name == "pid" && pool::parse_number(value, u)) pid = u;
+    if (name == "time" && pool::parse_number(value, i)) time = i;
+    if (name == "uptime" && pool::parse_number(value, i)) uptime = i;
   }
   if (!pid || !time || !uptime) return std::nullopt;
   return BackendIdentity{*pid, *time - *uptime};

@@ -1,30 +1,43 @@
-// lease-get reply classification.
+// lease-get command and reply classification.
 #include "lease/lease_get.h"
 
 #include "lease/client_reply.h"
 #include "lease/lease_token.h"
+#include "pool/meta_commands.h"
 
 namespace mccache::lease {
 
-LeaseGetOutcome classify_lease_get(const MetaReply& reply, BackendEpoch epoch) {
+using pool::ReplyStatus;
+
+void append_lease_get_command(std::string& out, std::string_view key, const LeaseSettings& s) {
+  pool::MetaRequest::get(out, key)
+      .flag('v')
+      .flag('f')
+      .flag('c')
+      .flag('t')
+      .flag('N', s.lease_ttl_s)
+      .end();
+}
+
+LeaseGetOutcome classify_lease_get(const pool::Reply& reply, BackendEpoch epoch) {
   LeaseGetOutcome o;
   switch (reply.status) {
-    case MetaStatus::VA:
+    case ReplyStatus::kValue:
       break;
-    case MetaStatus::EN:
+    case ReplyStatus::kMiss:
       o.kind = LeaseGetKind::HotMiss;
       o.token = kHotMissToken;
       return o;
-    case MetaStatus::Error:
-    case MetaStatus::ClientError:
-    case MetaStatus::ServerError:
+    case ReplyStatus::kError:
+    case ReplyStatus::kClientError:
+    case ReplyStatus::kServerError:
       o.error = reply.message.empty() ? std::string_view("backend error") : reply.message;
       return o;
     default:
       o.error = "unexpected backend reply to lease-get";
       return o;
   }
-  const MetaFlags& f = reply.flags;
+  const pool::MetaFlags& f = reply.meta;
   o.client_flags = f.client_flags.value_or(0);
   o.value = reply.value;
   o.stale = f.stale;

@@ -1,5 +1,5 @@
-// lease-get: what memcached's answer to append_lease_get_command means for the client, and the
-// client reply bytes (mcrouter's MockMc semantics: token 0 hit, > 1 granted, 1 hot miss).
+// lease-get: the mg sent for it, what memcached's answer means for the client, and the client
+// reply bytes (mcrouter's MockMc semantics: token 0 hit, > 1 granted, 1 hot miss).
 #pragma once
 
 #include <cstdint>
@@ -7,9 +7,14 @@
 #include <string_view>
 
 #include "lease/backend_epoch.h"
-#include "lease/meta_reply.h"
+#include "lease/settings.h"
+#include "pool/reply_parser.h"
 
 namespace mccache::lease {
+
+// "mg <key> v f c t N<lease_ttl>". N vivifies a miss into an empty placeholder that lives
+// lease_ttl seconds and hands this request the win (W); later requests see Z. One reply.
+void append_lease_get_command(std::string& out, std::string_view key, const LeaseSettings& s);
 
 enum class LeaseGetKind {
   Hit,           // VALUE: a fresh item
@@ -33,7 +38,7 @@ struct LeaseGetOutcome {
 //   X without W -> HotMiss with the stale value;   Z on an empty non-stale item (a placeholder
 //   someone else holds) -> HotMiss, empty;   otherwise VA -> Hit;
 //   EN (vivify failed: memcached out of memory) -> HotMiss, so the client backs off and retries.
-LeaseGetOutcome classify_lease_get(const MetaReply& reply, BackendEpoch epoch);
+LeaseGetOutcome classify_lease_get(const pool::Reply& reply, BackendEpoch epoch);
 
 // One key's block: "VALUE ..." / "LVALUE ..." (no END), or "SERVER_ERROR ...\r\n". For a
 // multi-key lease-get write each key's block, then kEnd.

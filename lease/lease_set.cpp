@@ -1,7 +1,8 @@
-// lease-set planning and reply mapping.
+// lease-set planning, command and reply mapping.
 #include "lease/lease_set.h"
 
 #include "lease/client_reply.h"
+#include "pool/meta_commands.h"
 
 namespace mccache::lease {
 
@@ -14,13 +15,24 @@ LeaseSetPlan plan_lease_set(uint64_t wire_token, BackendEpoch current) {
   return plan;
 }
 
-LeaseSetResult classify_lease_set(const MetaReply& reply) {
+void append_lease_set_command(std::string& out, std::string_view key, uint64_t cas,
+                              uint32_t client_flags, int64_t exptime, std::string_view value) {
+  // T0: never expires; a negative T: already expired (as in `set`).
+  pool::MetaRequest::set(out, key, value.size())
+      .flag('C', cas)
+      .flag('F', client_flags)
+      .flag('T', exptime)
+      .end_with_data(value);
+}
+
+LeaseSetResult classify_lease_set(const pool::Reply& reply) {
+  using pool::ReplyStatus;
   switch (reply.status) {
-    case MetaStatus::HD:
+    case ReplyStatus::kHeader:
       return LeaseSetResult::Stored;
-    case MetaStatus::EX:
-    case MetaStatus::NF:
-    case MetaStatus::NS:
+    case ReplyStatus::kExists:
+    case ReplyStatus::kNotFound:
+    case ReplyStatus::kNotStored:
       return LeaseSetResult::NotStored;
     default:
       return LeaseSetResult::BackendError;

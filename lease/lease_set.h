@@ -1,5 +1,5 @@
 // lease-set <key> <token> <flags> <exptime> <bytes> [noreply]: whether to go to memcached at
-// all, and what its answer to append_lease_set_command means for the client.
+// all, the ms to send, and what its answer means for the client.
 #pragma once
 
 #include <cstdint>
@@ -8,7 +8,7 @@
 
 #include "lease/backend_epoch.h"
 #include "lease/lease_token.h"
-#include "lease/meta_reply.h"
+#include "pool/reply_parser.h"
 
 namespace mccache::lease {
 
@@ -22,6 +22,12 @@ struct LeaseSetPlan {
 // we could not have issued are refused locally: their CAS means nothing on this backend.
 LeaseSetPlan plan_lease_set(uint64_t wire_token, BackendEpoch current);
 
+// A valid token's ms: "ms <key> <bytes> C<cas> F<flags> T<exptime>\r\n<value>\r\n". C makes
+// memcached refuse (EX/NF) once any delete, invalidation, set or expiry has replaced the item the
+// lease was granted on. One reply.
+void append_lease_set_command(std::string& out, std::string_view key, uint64_t cas,
+                              uint32_t client_flags, int64_t exptime, std::string_view value);
+
 enum class LeaseSetResult {
   Stored,     // HD: the lease was still valid; the value is now a fresh item
   NotStored,  // EX (item replaced: invalidated, deleted and refilled, re-leased), NF (deleted
@@ -29,7 +35,7 @@ enum class LeaseSetResult {
   BackendError,
 };
 
-LeaseSetResult classify_lease_set(const MetaReply& reply);
+LeaseSetResult classify_lease_set(const pool::Reply& reply);
 
 // "STORED\r\n" / "NOT_STORED\r\n" / "SERVER_ERROR <message>\r\n". STALE_STORED is never sent:
 // mcrouter's memcache answers it when it parks a voided lease's value as the new stale copy; we

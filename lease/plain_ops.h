@@ -7,10 +7,31 @@
 #include <string>
 #include <string_view>
 
-#include "lease/meta_reply.h"
 #include "lease/settings.h"
+#include "pool/reply_parser.h"
 
 namespace mccache::lease {
+
+// plain get/gets through the proxy: "mg <key> v f c t" (no N: a miss must not create a
+// placeholder; c and t are needed to give back a win, see below). One reply.
+void append_plain_get_command(std::string& out, std::string_view key);
+
+// gat/gats through the proxy: "mg <key> v f c t T<exptime>", classified like a plain get (a text
+// `gat` would return a stale copy as a hit). Touching a stale copy extends it; harmless, as a
+// stale copy is only ever served to lease-get hot misses. One reply.
+void append_touch_get_command(std::string& out, std::string_view key, int64_t exptime);
+
+// Gives back a win a plain get took on a stale item: "md <key> I T<ttl> C<cas>". A second md I
+// clears the win (measured on 1.6.18); C<cas> makes it a no-op (EX) if the item changed since
+// our mg, so a value stored meanwhile is never invalidated. Not quiet: exactly one reply.
+void append_give_back_command(std::string& out, std::string_view key, uint64_t cas, uint32_t ttl_s);
+
+// delete through the proxy and the invalidator: "md <key> I T<stale_ttl>" (Invalidate) or
+// "md <key>" (Remove, and Invalidate with stale_ttl 0). quiet adds q: memcached 1.6.18 then still
+// answers NF and errors, only HD is suppressed, so a quiet batch must end with "mn"
+// (pool::append_noop) to know it is done.
+void append_delete_command(std::string& out, std::string_view key, DeleteMode mode,
+                           uint32_t stale_ttl_s, bool quiet = false);
 
 struct PlainGetOutcome {
   bool hit = false;
@@ -30,12 +51,12 @@ struct PlainGetOutcome {
 // `reply` answers append_plain_get_command. Miss: EN, X (stale copy: a text `get` would have
 // returned it as a hit), Z or W on an empty item (a lease placeholder: a text `get` returns it
 // as an empty hit).
-PlainGetOutcome classify_plain_get(const MetaReply& reply, const LeaseSettings& settings);
+PlainGetOutcome classify_plain_get(const pool::Reply& reply, const LeaseSettings& settings);
 
 enum class DeleteResult { Deleted, NotFound, BackendError };
 
 // `reply` answers append_delete_command (not quiet): HD -> Deleted, NF -> NotFound.
-DeleteResult classify_delete(const MetaReply& reply);
+DeleteResult classify_delete(const pool::Reply& reply);
 // "DELETED\r\n" / "NOT_FOUND\r\n" / "SERVER_ERROR <message>\r\n".
 void append_delete_reply(std::string& out, DeleteResult result,
                          std::string_view error_message = "backend error");

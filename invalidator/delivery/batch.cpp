@@ -3,7 +3,8 @@
 
 #include <algorithm>
 
-#include "lease/meta_commands.h"
+#include "lease/plain_ops.h"
+#include "pool/meta_commands.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -51,7 +52,7 @@ void encode_pipeline(const std::vector<std::string_view>& keys, bool flush_all, 
   out.clear();
   if (flush_all) out += "flush_all\r\n";
   for (const auto& k : keys) lease::append_delete_command(out, k, mode, stale_ttl_s, /*quiet=*/true);
-  lease::append_noop_command(out);
+  pool::append_noop(out);
 }
 
 }  // namespace mccache::invalidator::delivery

@@ -85,7 +85,7 @@ class Batch {
 };
 
 // The bytes for one server: optional flush_all, quiet deletes, then the closing mn, built by the
-// lease library (lease/meta_commands.h) so the proxy and the invalidator send the same md:
+// lease library (lease/plain_ops.h) so the proxy and the invalidator send the same md:
 // Invalidate: `md <key> I T<ttl> q` keeps a stale copy for lease-get and voids leases;
 // Remove (or a stale TTL of 0): `md <key> q`.
 void encode_pipeline(const std::vector<std::string_view>& keys, bool flush_all, DeleteMode mode,

@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "invalidator/pgoutput/stream_frame.h"
-#include "lease/meta_commands.h"
+#include "pool/meta_commands.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -21,8 +21,8 @@ Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfi
     for (const auto& s : *list)
       servers_.push_back(Server{
           MemcachedConnection(s, std::chrono::milliseconds(cfg.request_timeout_ms)),
-          Backoff(std::chrono::milliseconds(cfg.retry_initial_ms),
-                  std::chrono::milliseconds(cfg.retry_max_ms))});
+          pool::Backoff(std::chrono::milliseconds(cfg.retry_initial_ms),
+                        std::chrono::milliseconds(cfg.retry_max_ms))});
 }
 
 bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
@@ -70,7 +70,7 @@ bool Deliverer::probe(size_t i) {
   // kProbeTimeout instead of request_timeout_ms.
   constexpr std::chrono::milliseconds kProbeTimeout{100};
   std::string noop;
-  lease::append_noop_command(noop);
+  pool::append_noop(noop);
   MetaReplyScanner replies;
   std::string error;
   return servers_[i].conn.exchange(

@@ -13,11 +13,11 @@
 
 #include "config/invalidator_config.h"
 #include "config/pool_config.h"
-#include "invalidator/delivery/backoff.h"
 #include "invalidator/delivery/batch.h"
 #include "invalidator/delivery/in_flight.h"
 #include "invalidator/delivery/memcached_connection.h"
 #include "invalidator/metrics.h"
+#include "pool/server_health.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -53,7 +53,7 @@ class Deliverer {
  private:
   struct Server {
     MemcachedConnection conn;
-    Backoff backoff;
+    pool::Backoff backoff;
     Clock::time_point retry_at{};
     Clock::time_point waiting_since{};
     bool waiting = false;  // has unacknowledged parts in flight

@@ -11,18 +11,15 @@
 #include "lease/client_reply.h"
 #include "lease/lease_get.h"
 #include "lease/lease_set.h"
-#include "lease/meta_commands.h"
-#include "lease/meta_reply.h"
 #include "lease/plain_ops.h"
 #include "mcproxy/net/client_connection.h"
 #include "mcproxy/net/guards.h"
 #include "mcproxy/net/worker.h"
-#include "mcproxy/protocol/reply_writer.h"
 
 namespace mccache::net {
 
 namespace asio = boost::asio;
-using protocol::ReplyCode;
+using pool::ReplyStatus;
 
 namespace {
 constexpr size_t kReadChunk = 64 * 1024;
@@ -162,14 +159,14 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   bump(worker_.counters().backend_bytes_in, n);
   std::string_view input(in_.data(), in_len_);
   size_t used = 0;
-  protocol::Reply reply;
+  pool::Reply reply;
   auto now = worker_.now();
   auto& counters = *link_.counters;
   while (used < input.size()) {
     auto step = parser_.next(input.substr(used), reply);
-    if (step.status == protocol::ReplyParser::Status::kNeedMore) break;
-    if (step.status == protocol::ReplyParser::Status::kError || pending_head_ == pending_.size()) {
-      fail(step.status == protocol::ReplyParser::Status::kError ? "unparsable reply"
+    if (step.status == pool::ReplyParser::Status::kNeedMore) break;
+    if (step.status == pool::ReplyParser::Status::kError || pending_head_ == pending_.size()) {
+      fail(step.status == pool::ReplyParser::Status::kError ? "unparsable reply"
                                                                  : "reply nobody asked for");
       return;
     }
@@ -198,22 +195,13 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
 
 namespace {
 
-// lease/ reads meta replies as MetaReply; our parser has already split the bytes, so only the
-// head line is parsed again. nullopt for a reply that is not a meta reply at all.
-std::optional<lease::MetaReply> meta_of(const protocol::Reply& reply) {
-  auto head = lease::parse_meta_head(reply.line);
-  if (!head) return std::nullopt;
-  head->reply.value = reply.value;
-  return head->reply;
-}
-
 bool wants_cas(protocol::Command c) {
   return c == protocol::Command::kGets || c == protocol::Command::kGats;
 }
 
 }  // namespace
 
-void BackendConnection::on_epoch_probe(const protocol::Reply& reply) {
+void BackendConnection::on_epoch_probe(const pool::Reply& reply) {
   epoch_probe_done_ = true;
   const auto& name = link_.server->name;
   auto identity = lease::identity_from_stats(reply.raw);
@@ -227,17 +215,10 @@ void BackendConnection::on_epoch_probe(const protocol::Reply& reply) {
   bump(worker_.counters().epoch_refreshes);
 }
 
-Result BackendConnection::deliver_get(const PendingReply& p, const protocol::Reply& reply,
+Result BackendConnection::deliver_get(const PendingReply& p, const pool::Reply& reply,
                                       std::string* out) {
-  auto meta = meta_of(reply);
-  lease::PlainGetOutcome o;
-  if (meta) {
-    o = lease::classify_plain_get(*meta, worker_.lease_settings_for(link_));
-  } else {
-    o.backend_error = true;
-    o.error = "unexpected backend reply to get";
-  }
-  std::string_view key = reply.flag('k');
+  lease::PlainGetOutcome o = lease::classify_plain_get(reply, worker_.lease_settings_for(link_));
+  std::string_view key = reply.meta.key;
   if (o.give_back && !key.empty()) {
     // Even for a client that has gone: the win would otherwise starve lease-get clients.
     lease::append_give_back_command(out_, key, o.give_back_cas, o.give_back_ttl_s);
@@ -260,19 +241,16 @@ Result BackendConnection::deliver_get(const PendingReply& p, const protocol::Rep
   return o.hit ? Result::kHit : Result::kMiss;
 }
 
-Result BackendConnection::deliver_lease_get(const PendingReply& p, const protocol::Reply& reply,
+Result BackendConnection::deliver_lease_get(const PendingReply& p, const pool::Reply& reply,
                                             std::string& out) {
-  auto meta = meta_of(reply);
   lease::LeaseGetOutcome o;
   if (!epoch_) {
     o.error = "lease epoch of this backend is unknown (its `stats` failed)";
-  } else if (!meta) {
-    o.error = "unexpected backend reply to lease-get";
   } else {
-    o = lease::classify_lease_get(*meta, *epoch_);
+    o = lease::classify_lease_get(reply, *epoch_);
   }
   auto& counters = worker_.counters();
-  std::string_view key = reply.flag('k');
+  std::string_view key = reply.meta.key;
   bool only_key = p.action == ReplyAction::kLeaseGetOnlyKey;
   if (only_key) {
     lease::append_lease_get_reply(out, key, o);
@@ -298,14 +276,12 @@ Result BackendConnection::deliver_lease_get(const PendingReply& p, const protoco
   return Result::kServerError;
 }
 
-Result BackendConnection::deliver_lease_set(const PendingReply& p, const protocol::Reply& reply,
+Result BackendConnection::deliver_lease_set(const PendingReply& p, const pool::Reply& reply,
                                             std::string& out) {
-  auto meta = meta_of(reply);
-  auto result = meta ? lease::classify_lease_set(*meta) : lease::LeaseSetResult::BackendError;
+  auto result = lease::classify_lease_set(reply);
   auto& counters = worker_.counters();
   if (p.action == ReplyAction::kLeaseSet) {
-    std::string_view why = meta && !meta->message.empty() ? meta->message
-                                                          : std::string_view("backend error");
+    std::string_view why = !reply.message.empty() ? reply.message : std::string_view("backend error");
     lease::append_lease_set_reply(out, result, why);
   }
   switch (result) {
@@ -313,8 +289,8 @@ Result BackendConnection::deliver_lease_set(const PendingReply& p, const protoco
       counters.count(LeaseSetOutcome::kStored);
       return Result::kOk;
     case lease::LeaseSetResult::NotStored:
-      counters.count(meta->status == lease::MetaStatus::EX   ? LeaseSetOutcome::kVoided
-                     : meta->status == lease::MetaStatus::NF ? LeaseSetOutcome::kGone
+      counters.count(reply.status == ReplyStatus::kExists     ? LeaseSetOutcome::kVoided
+                     : reply.status == ReplyStatus::kNotFound ? LeaseSetOutcome::kGone
                                                              : LeaseSetOutcome::kNotStored);
       return Result::kNotStored;
     case lease::LeaseSetResult::BackendError:
@@ -324,7 +300,7 @@ Result BackendConnection::deliver_lease_set(const PendingReply& p, const protoco
   return Result::kServerError;
 }
 
-void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& reply) {
+void BackendConnection::deliver(const PendingReply& p, const pool::Reply& reply) {
   if (p.action == ReplyAction::kEpochProbe) {
     on_epoch_probe(reply);
     return;
@@ -358,20 +334,19 @@ void BackendConnection::deliver(const PendingReply& p, const protocol::Reply& re
         result = deliver_lease_set(p, reply, out);
         break;
       case ReplyAction::kDelete: {
-        auto meta = meta_of(reply);
-        auto d = meta ? lease::classify_delete(*meta) : lease::DeleteResult::BackendError;
+        auto d = lease::classify_delete(reply);
         lease::append_delete_reply(
-            out, d, meta && !meta->message.empty() ? meta->message : "unexpected reply to md");
+            out, d, !reply.message.empty() ? reply.message : "unexpected reply to md");
         result = d == lease::DeleteResult::Deleted    ? Result::kOk
                  : d == lease::DeleteResult::NotFound ? Result::kNotFound
                                                       : Result::kServerError;
         break;
       }
       case ReplyAction::kQuietMetaGet:
-        if (reply.code != ReplyCode::kMiss) out.append(reply.raw);
+        if (reply.status != ReplyStatus::kMiss) out.append(reply.raw);
         break;
       case ReplyAction::kQuietMetaOther:
-        if (reply.code != ReplyCode::kHeader) out.append(reply.raw);
+        if (reply.status != ReplyStatus::kHeader) out.append(reply.raw);
         break;
       case ReplyAction::kBroadcastPart:
         if (reply.line != "OK") out.append(reply.raw);
@@ -413,7 +388,7 @@ void BackendConnection::fail(const char* why) {
       if (p.action != ReplyAction::kGetOneOfMany && p.action != ReplyAction::kDiscard &&
           p.action != ReplyAction::kLeaseGetOneOfMany &&
           p.action != ReplyAction::kLeaseSetNoreply)
-        protocol::append_server_error(out, reason);
+        lease::append_server_error(out, reason);
       worker_.counters().count(p.command, Result::kServerError);
     }
     p.client->reply_done(p.seq);

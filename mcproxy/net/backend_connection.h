@@ -15,9 +15,9 @@
 
 #include "lease/backend_epoch.h"
 #include "mcproxy/net/metrics.h"
-#include "mcproxy/protocol/reply_parser.h"
 #include "mcproxy/protocol/request.h"
-#include "mcproxy/route/server_pool.h"
+#include "pool/reply_parser.h"
+#include "pool/server_pool.h"
 
 namespace mccache::net {
 
@@ -30,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 // never changes: a reload that drops the server retires the whole link, one that keeps it keeps
 // the link and its connections.
 struct ServerLink {
-  std::shared_ptr<route::Server> server;
+  std::shared_ptr<pool::Server> server;
   std::shared_ptr<ServerStats> stats;
   ServerCounters* counters = nullptr;  // this thread's block of `stats`
   bool gutter = false;
@@ -112,12 +112,12 @@ class BackendConnection {
   void read();
   void on_read(uint64_t generation, const boost::system::error_code& ec, size_t n);
   void on_write(uint64_t generation, const boost::system::error_code& ec, size_t n);
-  void deliver(const PendingReply& p, const protocol::Reply& reply);
-  void on_epoch_probe(const protocol::Reply& reply);
+  void deliver(const PendingReply& p, const pool::Reply& reply);
+  void on_epoch_probe(const pool::Reply& reply);
   // Plain get: the client's text answer, and the give-back of a win the mg took.
-  Result deliver_get(const PendingReply& p, const protocol::Reply& reply, std::string* out);
-  Result deliver_lease_get(const PendingReply& p, const protocol::Reply& reply, std::string& out);
-  Result deliver_lease_set(const PendingReply& p, const protocol::Reply& reply, std::string& out);
+  Result deliver_get(const PendingReply& p, const pool::Reply& reply, std::string* out);
+  Result deliver_lease_get(const PendingReply& p, const pool::Reply& reply, std::string& out);
+  Result deliver_lease_set(const PendingReply& p, const pool::Reply& reply, std::string& out);
   // Fails every waiting request, drops the socket and retries later (counts towards "down").
   void fail(const char* why);
   void schedule_reconnect();
@@ -140,7 +140,7 @@ class BackendConnection {
   size_t in_len_ = 0;
   std::vector<PendingReply> pending_;  // FIFO; [pending_head_, end) wait for replies
   size_t pending_head_ = 0;
-  protocol::ReplyParser parser_;
+  pool::ReplyParser parser_;
   std::optional<lease::BackendEpoch> epoch_;
   bool epoch_probe_done_ = false;  // this connection's `stats` reply has been read
 };

@@ -10,10 +10,11 @@
 #include "version.h"
 #include "lease/client_reply.h"
 #include "lease/lease_set.h"
-#include "lease/meta_commands.h"
+#include "lease/lease_get.h"
+#include "lease/plain_ops.h"
 #include "mcproxy/net/worker.h"
 #include "mcproxy/protocol/reply_writer.h"
-#include "mcproxy/route/gutter.h"
+#include "mcproxy/core/forwarded_line.h"
 
 namespace mccache::net {
 
@@ -22,35 +23,13 @@ using protocol::Request;
 
 namespace {
 
-// The command line without a trailing " noreply" (text) or the " q" flag (meta). The command
-// and the key are never dropped, whatever they spell.
-void append_line_without(std::string& out, std::string_view line, std::string_view token) {
-  size_t pos = 0;
-  size_t index = 0;
-  bool first = true;
-  while (pos < line.size()) {
-    while (pos < line.size() && line[pos] == ' ') ++pos;
-    if (pos == line.size()) break;
-    size_t end = line.find(' ', pos);
-    if (end == std::string_view::npos) end = line.size();
-    std::string_view tok = line.substr(pos, end - pos);
-    if (index++ < 2 || tok != token) {
-      if (!first) out.push_back(' ');
-      out.append(tok);
-      first = false;
-    }
-    pos = end;
-  }
-  out.append("\r\n");
-}
-
 std::string backend_down_reply(const std::string& server) {
   return "SERVER_ERROR backend " + server + " is down\r\n";
 }
 
 // No connection of an up server can take the request right now. Only lease commands wait for a
 // connection's epoch; anything else is refused only while every connection is reconnecting.
-std::string backend_unavailable_reply(const route::Server& server, bool lease_command) {
+std::string backend_unavailable_reply(const pool::Server& server, bool lease_command) {
   if (server.health.down()) return backend_down_reply(server.name);
   return "SERVER_ERROR backend " + server.name +
          (lease_command ? " lease epoch not known yet; retry\r\n" : " is reconnecting; retry\r\n");
@@ -174,20 +153,20 @@ void Worker::forward(ClientConnection& client, const Request& r, const Route& to
     lease::append_delete_command(out, r.key(), leases.delete_mode, leases.stale_ttl_s);
   } else if (to.gutter && text_exptime_index(r.command) != 0) {
     // Nothing may outlive the gutter's ttl_s there: it may miss invalidations while it stands in.
-    route::append_text_for_gutter(out, r.line, text_exptime_index(r.command), r.noreply,
+    core::append_text_for_gutter(out, r.line, text_exptime_index(r.command), r.noreply,
                                   live_->gutter_ttl_s, unix_now());
   } else if (to.gutter && meta_sets_ttl(r.command)) {
-    route::append_meta_for_gutter(out, r.line, r.command == Command::kMetaSet, r.quiet,
+    core::append_meta_for_gutter(out, r.line, r.command == Command::kMetaSet, r.quiet,
                                   live_->gutter_ttl_s, unix_now());
   } else if (protocol::is_meta(r.command)) {
     if (r.quiet) {
-      append_line_without(out, r.line, "q");
+      core::append_line_without(out, r.line, "q");
     } else {
       out.append(r.line);
       out.append("\r\n");
     }
   } else if (r.noreply) {
-    append_line_without(out, r.line, "noreply");
+    core::append_line_without(out, r.line, "noreply");
   } else {
     out.append(r.line);
     out.append("\r\n");
@@ -230,7 +209,7 @@ void Worker::dispatch_retrieval(ClientConnection& client, const Request& r) {
     } else if (touch) {
       lease::append_touch_get_command(
           out, key,
-          to.gutter ? route::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now())
+          to.gutter ? core::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now())
                     : r.exptime);
     } else {
       lease::append_plain_get_command(out, key);
@@ -271,7 +250,7 @@ void Worker::dispatch_lease_set(ClientConnection& client, const Request& r) {
   }
   // noreply still sends the non-quiet ms: its one reply keeps the FIFO exact and is counted.
   int64_t exptime =
-      to.gutter ? route::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now()) : r.exptime;
+      to.gutter ? core::gutter_exptime(r.exptime, live_->gutter_ttl_s, unix_now()) : r.exptime;
   lease::append_lease_set_command(b->out(), r.key(), plan.cas, r.flags, exptime, r.data);
   b->expect(PendingReply{&client, seq, r.command,
                          r.noreply ? ReplyAction::kLeaseSetNoreply : ReplyAction::kLeaseSet, now_});

@@ -18,13 +18,13 @@ lease::LeaseSettings lease_settings_of(const config::LeaseConfig& c) {
 }
 
 // Counters of each server of `pool`: the ones `previous` already had for that server, or new.
-std::vector<std::shared_ptr<ServerStats>> stats_for(const route::ServerPool& pool, size_t workers,
+std::vector<std::shared_ptr<ServerStats>> stats_for(const pool::ServerPool& pool, size_t workers,
                                                     const LiveConfig* previous) {
   std::vector<std::shared_ptr<ServerStats>> out;
   for (size_t i = 0; i < pool.size(); ++i) {
     std::shared_ptr<ServerStats> found;
     if (previous != nullptr) {
-      auto look = [&](const route::ServerPool& p,
+      auto look = [&](const pool::ServerPool& p,
                       const std::vector<std::shared_ptr<ServerStats>>& stats) {
         for (size_t j = 0; j < p.size() && !found; ++j)
           if (p.name(j) == pool.name(i)) found = stats[j];
@@ -43,8 +43,7 @@ std::shared_ptr<const LiveConfig> build_live_config(const config::DatacenterConf
                                                     size_t workers, const LiveConfig* previous) {
   const auto& proxy = *config.mcproxy;
   const int down_after = proxy.backend.failures_until_down;
-  const auto mode = route::hash_mode(config.pool.hash);
-  std::vector<const route::ServerPool*> before;
+  std::vector<const pool::ServerPool*> before;
   if (previous != nullptr) {
     before.push_back(&previous->pool);
     if (previous->gutter) before.push_back(&*previous->gutter);
@@ -53,11 +52,12 @@ std::shared_ptr<const LiveConfig> build_live_config(const config::DatacenterConf
       .datacenter = config.datacenter,
       .proxy = proxy,
       .leases = lease_settings_of(proxy.leases),
-      .pool = route::ServerPool(config.pool.servers, mode, down_after, before),
+      .placement = pool::Placement(config.pool),
+      .pool = pool::ServerPool(config.pool.servers, down_after, before),
   });
   live->pool_stats = stats_for(live->pool, workers, previous);
   if (config.pool.gutter.enabled()) {
-    live->gutter.emplace(config.pool.gutter.servers, mode, down_after, before);
+    live->gutter.emplace(config.pool.gutter.servers, down_after, before);
     live->gutter_stats = stats_for(*live->gutter, workers, previous);
     live->gutter_ttl_s = static_cast<uint32_t>(config.pool.gutter.ttl_s);
     auto& g = live->gutter_leases;

@@ -13,7 +13,8 @@
 #include "config/config.h"
 #include "lease/settings.h"
 #include "mcproxy/net/metrics.h"
-#include "mcproxy/route/server_pool.h"
+#include "pool/placement.h"
+#include "pool/server_pool.h"
 
 namespace mccache::net {
 
@@ -21,10 +22,12 @@ struct LiveConfig {
   std::string datacenter;
   config::ProxyConfig proxy;
   lease::LeaseSettings leases;
-  route::ServerPool pool;
+  // Where each key goes (pool server, or its gutter stand-in), over the servers below.
+  pool::Placement placement;
+  pool::ServerPool pool;
   std::vector<std::shared_ptr<ServerStats>> pool_stats{};  // [pool server]
   // The gutter: where a down pool server's keys go; absent when not configured.
-  std::optional<route::ServerPool> gutter{};
+  std::optional<pool::ServerPool> gutter{};
   std::vector<std::shared_ptr<ServerStats>> gutter_stats{};  // [gutter server]
   uint32_t gutter_ttl_s = 0;
   // The lease settings for gutter servers: lease and stale TTLs capped at gutter_ttl_s.

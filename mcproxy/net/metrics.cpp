@@ -52,25 +52,29 @@ prometheus::ClientMetric value_metric(double v, prometheus::MetricType type,
 
 }  // namespace
 
-Result result_of(const protocol::Reply& r) {
-  using protocol::ReplyCode;
-  switch (r.code) {
-    case ReplyCode::kValue:
-    case ReplyCode::kHeader:
-    case ReplyCode::kNoop:
-    case ReplyCode::kTextValues:
+Result result_of(const pool::Reply& r) {
+  using pool::ReplyStatus;
+  switch (r.status) {
+    case ReplyStatus::kValue:
+    case ReplyStatus::kHeader:
+    case ReplyStatus::kNoop:
+    case ReplyStatus::kTextValues:
+    case ReplyStatus::kStats:
       return Result::kOk;
-    case ReplyCode::kMiss:
+    case ReplyStatus::kMiss:
       return Result::kMiss;
-    case ReplyCode::kNotFound:
+    case ReplyStatus::kNotFound:
       return Result::kNotFound;
-    case ReplyCode::kNotStored:
+    case ReplyStatus::kNotStored:
       return Result::kNotStored;
-    case ReplyCode::kExists:
+    case ReplyStatus::kExists:
       return Result::kExists;
-    case ReplyCode::kError:
-      return r.line.starts_with("SERVER_ERROR") ? Result::kServerError : Result::kClientError;
-    case ReplyCode::kText:
+    case ReplyStatus::kServerError:
+      return Result::kServerError;
+    case ReplyStatus::kError:
+    case ReplyStatus::kClientError:
+      return Result::kClientError;
+    case ReplyStatus::kText:
       if (r.line == "NOT_STORED") return Result::kNotStored;
       if (r.line == "EXISTS") return Result::kExists;
       if (r.line == "NOT_FOUND") return Result::kNotFound;
@@ -182,7 +186,7 @@ std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
                         "Time from sending a request to memcached to parsing its reply",
                         MetricType::Histogram);
   auto live = live_.get();
-  auto add_servers = [&](const route::ServerPool& pool,
+  auto add_servers = [&](const pool::ServerPool& pool,
                          const std::vector<std::shared_ptr<ServerStats>>& stats, bool gutter) {
     for (size_t s = 0; s < pool.size(); ++s) {
       std::vector<prometheus::ClientMetric::Label> labels{{"server", pool.name(s)}};

@@ -15,8 +15,8 @@
 #include <memory>
 #include <vector>
 
-#include "mcproxy/protocol/reply_parser.h"
 #include "mcproxy/protocol/request.h"
+#include "pool/reply_parser.h"
 
 namespace mccache::net {
 
@@ -34,7 +34,7 @@ enum class Result : uint8_t {
 inline constexpr int kResultCount = static_cast<int>(Result::kBackendDown) + 1;
 inline constexpr int kInvalidCommand = protocol::kCommandCount;  // lines that did not parse
 
-Result result_of(const protocol::Reply& reply);
+Result result_of(const pool::Reply& reply);
 
 // What a lease-get key was answered (one count per key).
 enum class LeaseGetOutcome : uint8_t { kHit, kGranted, kHotMiss, kError };

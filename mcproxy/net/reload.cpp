@@ -44,7 +44,7 @@ void keep_restart_only(config::DatacenterConfig& next, const LiveConfig& running
 }
 
 // "a, b" of the servers in `pool` that `other` does not list.
-std::string missing_from(const route::ServerPool& pool, const route::ServerPool* other) {
+std::string missing_from(const pool::ServerPool& pool, const pool::ServerPool* other) {
   std::string out;
   for (size_t i = 0; i < pool.size(); ++i) {
     if (other != nullptr && other->find(pool.name(i))) continue;
@@ -75,8 +75,8 @@ std::shared_ptr<const LiveConfig> reload_live_config(const std::string& path,
                   e.what());
     return nullptr;
   }
-  const route::ServerPool* old_gutter = running.gutter ? &*running.gutter : nullptr;
-  const route::ServerPool* new_gutter = live->gutter ? &*live->gutter : nullptr;
+  const pool::ServerPool* old_gutter = running.gutter ? &*running.gutter : nullptr;
+  const pool::ServerPool* new_gutter = live->gutter ? &*live->gutter : nullptr;
   spdlog::info("config reloaded from {}: pool of {} server(s) (added: {}; removed: {}), gutter {}",
                path, live->pool.size(), missing_from(live->pool, &running.pool),
                missing_from(running.pool, &live->pool),

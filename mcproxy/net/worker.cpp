@@ -44,7 +44,7 @@ Worker::Worker(int id, SharedState& shared, std::shared_ptr<const LiveConfig> li
   }
 }
 
-std::unique_ptr<ServerLink> Worker::make_link(const std::shared_ptr<route::Server>& server,
+std::unique_ptr<ServerLink> Worker::make_link(const std::shared_ptr<pool::Server>& server,
                                               const std::shared_ptr<ServerStats>& stats,
                                               bool gutter) {
   auto link = std::make_unique<ServerLink>();
@@ -163,7 +163,7 @@ void Worker::apply(std::shared_ptr<const LiveConfig> next) {
     gutter_links_.clear();
     live_ = std::move(next);
     const auto per_server = static_cast<size_t>(live_->proxy.backend.connections_per_server);
-    auto adopt = [&](const route::ServerPool& pool,
+    auto adopt = [&](const pool::ServerPool& pool,
                      const std::vector<std::shared_ptr<ServerStats>>& stats, bool gutter,
                      std::vector<std::unique_ptr<ServerLink>>& into) {
       for (size_t s = 0; s < pool.size(); ++s) {
@@ -359,10 +359,11 @@ void Worker::flush_all() {
 }
 
 Worker::Route Worker::route(std::string_view key) {
-  ServerLink* owner = links_[live_->pool.server_for(key)].get();
-  if (gutter_links_.empty() || !owner->server->health.down()) return {owner, false};
+  pool::Target to = live_->placement.route(
+      key, [this](size_t server) { return links_[server]->server->health.down(); });
+  if (!to.gutter) return {links_[to.server].get(), false};
   bump(counters_->gutter_routed);
-  return {gutter_links_[live_->gutter->server_for(key)].get(), true};
+  return {gutter_links_[to.server].get(), true};
 }
 
 BackendConnection* Worker::backend_for(ServerLink& link) {

@@ -90,7 +90,7 @@ class Worker {
   void maybe_finish_drain();
   void connect_links();
   void free_finished_backends();
-  std::unique_ptr<ServerLink> make_link(const std::shared_ptr<route::Server>& server,
+  std::unique_ptr<ServerLink> make_link(const std::shared_ptr<pool::Server>& server,
                                         const std::shared_ptr<ServerStats>& stats, bool gutter);
   Route route(std::string_view key);
   BackendConnection* backend_for(ServerLink& link);

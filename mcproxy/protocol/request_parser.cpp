@@ -6,9 +6,10 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <cstring>
-#include <type_traits>
+
+#include "pool/ascii.h"
+#include "pool/tokens.h"
 
 namespace mccache::protocol {
 namespace {
@@ -29,38 +30,25 @@ constexpr std::string_view kBinaryProtocol =
 
 constexpr size_t kMaxTokens = 24;  // memcached's MAX_TOKENS
 
-struct Tokens {
+struct LineTokens {
   std::array<std::string_view, kMaxTokens> t;
   size_t n = 0;
   bool overflow = false;
 };
 
-// Splits on spaces, skipping runs of them, like memcached's tokenize_command.
-void tokenize(std::string_view line, Tokens& out) {
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && line[i] == ' ') ++i;
-    if (i == line.size()) break;
-    size_t start = i;
-    while (i < line.size() && line[i] != ' ') ++i;
+// The line's tokens (pool/tokens.h, memcached's tokenize_command rules), at most kMaxTokens.
+void tokenize(std::string_view line, LineTokens& out) {
+  pool::Tokens tokens(line);
+  for (std::string_view t = tokens.next(); !t.empty(); t = tokens.next()) {
     if (out.n == kMaxTokens) {
       out.overflow = true;
       return;
     }
-    out.t[out.n++] = line.substr(start, i - start);
+    out.t[out.n++] = t;
   }
 }
 
-template <typename T>
-bool parse_number(std::string_view s, T& out) {
-  if (s.empty()) return false;
-  const char* first = s.data();
-  if constexpr (std::is_unsigned_v<T>) {
-    if (*first == '-') return false;
-  }
-  auto [ptr, ec] = std::from_chars(first, s.data() + s.size(), out);
-  return ec == std::errc() && ptr == s.data() + s.size();
-}
+using pool::parse_number;
 
 struct CommandName {
   std::string_view name;
@@ -169,7 +157,7 @@ RequestParser::Step RequestParser::data_error(std::string_view input, size_t lin
 
 RequestParser::Step RequestParser::parse_line(std::string_view input, std::string_view line,
                                               size_t line_size, Request& out) {
-  Tokens tok;
+  LineTokens tok;
   tokenize(line, tok);
   if (tok.n == 0) return {Status::kError, line_size, kError, false};
   Command cmd;
@@ -222,14 +210,8 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
       if (n <= first_key) return fail(kError);
       if (touch && !parse_number(tok.t[1], out.exptime)) return fail(kBadExptime);
       // Keys are re-scanned from the line: a retrieval may carry more than kMaxTokens keys.
-      std::string_view rest = line.substr(tok.t[first_key].data() - line.data());
-      size_t i = 0;
-      while (i < rest.size()) {
-        while (i < rest.size() && rest[i] == ' ') ++i;
-        if (i == rest.size()) break;
-        size_t start = i;
-        while (i < rest.size() && rest[i] != ' ') ++i;
-        std::string_view k = rest.substr(start, i - start);
+      pool::Tokens keys(line.substr(tok.t[first_key].data() - line.data()));
+      for (std::string_view k = keys.next(); !k.empty(); k = keys.next()) {
         if (!key_ok(k)) return fail(kKeyTooLong);
         out.keys.push_back(k);
       }

@@ -7,7 +7,7 @@
 
 #include "lease/client_reply.h"
 #include "lease/lease_set.h"
-#include "lease/meta_commands.h"
+#include "meta_reply_parse.h"
 #include "lease/plain_ops.h"
 
 namespace mccache::lease::testing {
@@ -65,22 +65,15 @@ LeaseProxyHarness::LeaseProxyHarness(FakeMemcached& backend, LeaseSettings setti
 
 void LeaseProxyHarness::connect() { epoch_ = epoch_from(backend_, server_); }
 
-MetaReply LeaseProxyHarness::round_trip(const std::string& command) {
+pool::Reply LeaseProxyHarness::round_trip(const std::string& command) {
   buffer_ = backend_.execute(command);
-  size_t eol = buffer_.find("\r\n");
-  auto head = parse_meta_head(std::string_view(buffer_).substr(0, eol));
-  if (!head) throw std::runtime_error("unparsable backend reply: " + buffer_);
-  MetaReply reply = head->reply;
-  if (reply.status == MetaStatus::VA) {
-    reply.value = std::string_view(buffer_).substr(eol + 2, head->value_bytes);
-  }
-  return reply;
+  return parse_full_reply(buffer_);
 }
 
 std::string LeaseProxyHarness::lease_get(std::string_view key) {
   std::string cmd;
   append_lease_get_command(cmd, key, settings_);
-  MetaReply reply = round_trip(cmd);
+  pool::Reply reply = round_trip(cmd);
   std::string out;
   append_lease_get_reply(out, key, classify_lease_get(reply, epoch_));
   return out;
@@ -103,7 +96,7 @@ std::string LeaseProxyHarness::lease_set(std::string_view key, uint64_t token, u
 std::string LeaseProxyHarness::plain_get(std::string_view key, bool with_cas) {
   std::string cmd;
   append_plain_get_command(cmd, key);
-  MetaReply reply = round_trip(cmd);
+  pool::Reply reply = round_trip(cmd);
   PlainGetOutcome o = classify_plain_get(reply, settings_);
   std::string out;
   if (o.backend_error) {
@@ -138,8 +131,8 @@ std::string LeaseProxyHarness::set(std::string_view key, std::string_view value,
   // A plain set passes through as a meta set (the proxy's own mapping, not lease/'s).
   std::string cmd = "ms " + std::string(key) + " " + std::to_string(value.size()) + " F" +
                     std::to_string(flags) + " T0\r\n" + std::string(value) + "\r\n";
-  MetaReply reply = round_trip(cmd);
-  return reply.status == MetaStatus::HD ? "STORED\r\n" : "NOT_STORED\r\n";
+  pool::Reply reply = round_trip(cmd);
+  return reply.status == pool::ReplyStatus::kHeader ? "STORED\r\n" : "NOT_STORED\r\n";
 }
 
 }  // namespace mccache::lease::testing

@@ -10,7 +10,7 @@
 #include "fake_memcached.h"
 #include "lease/backend_epoch.h"
 #include "lease/lease_get.h"
-#include "lease/meta_reply.h"
+#include "pool/reply_parser.h"
 #include "lease/settings.h"
 
 namespace mccache::lease::testing {
@@ -46,7 +46,7 @@ class LeaseProxyHarness {
 
  private:
   // Sends `command`, parses exactly one reply into `reply` (views into buffer_).
-  MetaReply round_trip(const std::string& command);
+  pool::Reply round_trip(const std::string& command);
   std::string plain_get(std::string_view key, bool with_cas);
 
   FakeMemcached& backend_;

@@ -1,5 +1,8 @@
 // Exact bytes of the meta commands lease/ asks the proxy to send.
-#include "lease/meta_commands.h"
+#include "lease/lease_get.h"
+#include "lease/lease_set.h"
+#include "lease/plain_ops.h"
+#include "pool/meta_commands.h"
 
 #include <gtest/gtest.h>
 
@@ -46,7 +49,7 @@ TEST(LeaseMetaCommands, QuietDelete_ForTheInvalidatorsBatches) {
   std::string out;
   append_delete_command(out, "a", DeleteMode::Invalidate, 10, true);
   append_delete_command(out, "b", DeleteMode::Remove, 10, true);
-  append_noop_command(out);
+  pool::append_noop(out);
   EXPECT_EQ(out, "md a I T10 q\r\nmd b q\r\nmn\r\n");
 }
 

@@ -1,20 +1,20 @@
-// Test helper: one complete meta reply (head line + VA value) from bytes into a MetaReply.
+// Test helper: one complete backend reply from bytes, cut and read by the pool's reply parser.
+// The views point into `bytes`.
 #pragma once
 
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include "lease/meta_reply.h"
+#include "pool/reply_parser.h"
 
 namespace mccache::lease::testing {
 
-inline MetaReply parse_full_reply(std::string_view bytes) {
-  size_t eol = bytes.find("\r\n");
-  auto head = parse_meta_head(bytes.substr(0, eol));
-  if (!head) throw std::runtime_error("not a meta reply: " + std::string(bytes));
-  MetaReply reply = head->reply;
-  if (reply.status == MetaStatus::VA) reply.value = bytes.substr(eol + 2, head->value_bytes);
+inline pool::Reply parse_full_reply(std::string_view bytes) {
+  pool::Reply reply;
+  auto step = pool::ReplyParser().next(bytes, reply);
+  if (step.status != pool::ReplyParser::Status::kReply || step.consumed != bytes.size())
+    throw std::runtime_error("not one complete reply: " + std::string(bytes));
   return reply;
 }
 

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include "captured_replies.h"
-#include "lease/meta_commands.h"
 #include "meta_reply_parse.h"
 
 namespace mccache::lease {

@@ -3,7 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include "invalidator/delivery/backoff.h"
 #include "invalidator/delivery/meta_reply.h"
 
 namespace mccache::invalidator::delivery {
@@ -153,33 +152,6 @@ TEST(MetaReplyScanner, EndlessLine_DoesNotGrowWithoutBound) {
   std::string junk(100000, 'x');
   for (int i = 0; i < 10; ++i) EXPECT_FALSE(s.feed(junk));
   EXPECT_TRUE(s.feed("\r\nMN\r\n"));
-}
-
-}  // namespace
-}  // namespace mccache::invalidator::delivery
-
-namespace mccache::invalidator::delivery {
-namespace {
-
-TEST(Backoff, DoublesUpToTheMaximum_AndIsExhaustedThere) {
-  using std::chrono::milliseconds;
-  Backoff b(milliseconds(100), milliseconds(500));
-  EXPECT_EQ(b.next(), milliseconds(100));
-  EXPECT_FALSE(b.exhausted());
-  EXPECT_EQ(b.next(), milliseconds(200));
-  EXPECT_EQ(b.next(), milliseconds(400));
-  EXPECT_TRUE(b.exhausted());
-  EXPECT_EQ(b.next(), milliseconds(500));
-  EXPECT_EQ(b.next(), milliseconds(500));
-  b.reset();
-  EXPECT_EQ(b.next(), milliseconds(100));
-}
-
-TEST(Backoff, Climb_IsTheWaitsBeforeTheFirstMaximumOne) {
-  using std::chrono::milliseconds;
-  EXPECT_EQ(Backoff(milliseconds(100), milliseconds(500)).climb(), milliseconds(100 + 200 + 400));
-  EXPECT_EQ(Backoff(milliseconds(100), milliseconds(400)).climb(), milliseconds(100 + 200));
-  EXPECT_EQ(Backoff(milliseconds(500), milliseconds(500)).climb(), milliseconds(0));
 }
 
 }  // namespace

@@ -20,7 +20,7 @@
 #include "invalidator/delivery/memcached_connection.h"
 #include "invalidator/delivery/replay_gate.h"
 #include "invalidator/pgoutput/stream_frame.h"
-#include "mcproxy/route/ketama.h"
+#include "pool/ketama.h"
 #include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
@@ -60,7 +60,7 @@ class InvalidatorTest : public ::testing::Test {
     return {{"127.0.0.1", mc_[0]->port()}, {"127.0.0.1", mc_[1]->port()}};
   }
   static MemcachedServer& server_for(const std::string& key) {
-    route::KetamaRing ring(servers());
+    pool::KetamaRing ring(servers());
     return *mc_[ring.server_for(key)];
   }
 

@@ -18,7 +18,7 @@
 #include <thread>
 
 #include "config/json_reader.h"
-#include "mcproxy/route/ketama.h"
+#include "pool/ketama.h"
 #include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
@@ -99,7 +99,7 @@ class OperationsTest : public ::testing::Test {
     return {{"127.0.0.1", mc_[0]->port()}, {"127.0.0.1", mc_[1]->port()}};
   }
   static MemcachedServer& server_for(const std::string& key) {
-    route::KetamaRing ring(servers());
+    pool::KetamaRing ring(servers());
     return *mc_[ring.server_for(key)];
   }
 

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "mcproxy/route/ketama.h"
+#include "pool/ketama.h"
 #include "tests/mcproxy/net/proxy_fixture.h"
 
 namespace mccache::testing {
@@ -34,7 +34,7 @@ config::HostPort hp(const MemcachedServer& m) { return {"127.0.0.1", m.port()}; 
 // A key that libmemcached's ketama over `servers` puts on servers[index].
 std::string key_on(const std::vector<config::HostPort>& servers, size_t index,
                    const std::string& prefix) {
-  route::KetamaRing ring(servers);
+  pool::KetamaRing ring(servers);
   for (int i = 0;; ++i) {
     std::string k = prefix + std::to_string(i);
     if (ring.server_for(k) == index) return k;

@@ -14,7 +14,7 @@
 #include <thread>
 #include <string>
 
-#include "mcproxy/route/ketama.h"
+#include "pool/ketama.h"
 #include "tests/mcproxy/net/proxy_fixture.h"
 
 namespace mccache::testing {
@@ -41,7 +41,7 @@ class Proxy : public ::testing::Test {
 
   // Which of the two servers (0 or 1) owns `key`, by libmemcached's own ketama.
   static size_t owner(const std::string& key) {
-    route::KetamaRing ring({{"127.0.0.1", m1_->port()}, {"127.0.0.1", m2_->port()}});
+    pool::KetamaRing ring({{"127.0.0.1", m1_->port()}, {"127.0.0.1", m2_->port()}});
     return ring.server_for(key);
   }
   static std::string key_on(size_t server, const std::string& prefix) {
@@ -264,7 +264,7 @@ TEST(ProxyFailover, BackendKilledAndRestarted_ItsKeysFailFast_ThenRecover) {
   ProxyProcess proxy({&m1, &m2},
                      R"("backend": {"failures_until_down": 2, "probe_interval_ms": 100,
                                     "request_timeout_ms": 500},)");
-  route::KetamaRing ring({{"127.0.0.1", m1.port()}, {"127.0.0.1", m2.port()}});
+  pool::KetamaRing ring({{"127.0.0.1", m1.port()}, {"127.0.0.1", m2.port()}});
   auto key_on = [&](size_t s) {
     for (int i = 0;; ++i)
       if (ring.server_for("f:" + std::to_string(i)) == s) return "f:" + std::to_string(i);

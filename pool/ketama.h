@@ -1,5 +1,5 @@
 // Key → server placement that is, by construction, libmemcached's own consistent hashing, so a
-// pylibmc/libmemcached app talking straight to memcached and mcproxy agree on every key.
+// pylibmc/libmemcached app talking straight to memcached and both daemons agree on every key.
 #pragma once
 
 #include <libmemcached/memcached.h>
@@ -11,17 +11,21 @@
 
 #include "config/json_reader.h"
 
-namespace mccache::route {
+namespace mccache::pool {
 
 enum class HashMode {
   kKetama,          // libmemcached MEMCACHED_BEHAVIOR_KETAMA (pylibmc {"ketama": True})
   kKetamaWeighted,  // MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (libketama/MD5, pylibmc "ketama_weighted")
 };
 
+// The pool config's "hash" name ("ketama" / "ketama_weighted", validated by config/).
+HashMode hash_mode(std::string_view name);
+
 // Immutable after construction; server_for() is read-only and safe from any thread.
 class KetamaRing {
  public:
-  KetamaRing(const std::vector<config::HostPort>& servers, HashMode mode = HashMode::kKetama);
+  explicit KetamaRing(const std::vector<config::HostPort>& servers,
+                      HashMode mode = HashMode::kKetama);
   KetamaRing(KetamaRing&&) noexcept = default;
   KetamaRing& operator=(KetamaRing&&) noexcept = default;
 
@@ -37,4 +41,4 @@ class KetamaRing {
   size_t size_ = 0;
 };
 
-}  // namespace mccache::route
+}  // namespace mccache::pool

@@ -1,6 +1,5 @@
-// The region's memcached servers: where each key lives (libmemcached's ketama) and whether its
-// server is up. Keys of a down server are not rehashed over the pool (docs/mcproxy.md); with a
-// gutter configured the proxy sends them to a second, separate ServerPool instead.
+// The memcached servers of one pool (the region's, or its gutter) as the proxy threads share them:
+// address, name and health. Placement of keys is placement.h's; this is who the servers are.
 #pragma once
 
 #include <memory>
@@ -8,11 +7,10 @@
 #include <string_view>
 #include <vector>
 
-#include "config/pool_config.h"
-#include "mcproxy/route/ketama.h"
-#include "mcproxy/route/server_health.h"
+#include "config/json_reader.h"
+#include "pool/server_health.h"
 
-namespace mccache::route {
+namespace mccache::pool {
 
 // One memcached server. Shared by every pool built for it, so a reload that keeps the server
 // keeps its health (a down server stays down until a probe succeeds).
@@ -26,15 +24,11 @@ struct Server {
 
 class ServerPool {
  public:
-  ServerPool(const config::PoolConfig& pool, int failures_until_down);
   // A pool over `servers` that takes over the Server objects of `previous` pools listing the same
   // host:port (their health, their connections), and makes new ones for the rest.
-  ServerPool(const std::vector<config::HostPort>& servers, HashMode mode, int failures_until_down,
+  ServerPool(const std::vector<config::HostPort>& servers, int failures_until_down,
              const std::vector<const ServerPool*>& previous = {});
-  ServerPool(ServerPool&&) noexcept = default;
-  ServerPool& operator=(ServerPool&&) noexcept = default;
 
-  size_t server_for(std::string_view key) const { return ring_.server_for(key); }
   size_t size() const { return servers_.size(); }
   const config::HostPort& server(size_t i) const { return servers_[i]->address; }
   const std::string& name(size_t i) const { return servers_[i]->name; }
@@ -46,9 +40,6 @@ class ServerPool {
 
  private:
   std::vector<std::shared_ptr<Server>> servers_;
-  KetamaRing ring_;
 };
 
-HashMode hash_mode(const std::string& name);
-
-}  // namespace mccache::route
+}  // namespace mccache::pool

@@ -1,11 +1,12 @@
-// Expiry capping for the gutter pool: memcached's expiry rules and the rewritten command lines.
-#include "mcproxy/route/gutter.h"
+// Forwarded command lines: noreply/q dropped, and for the gutter pool, memcached's expiry rules
+// and the rewritten lines.
+#include "mcproxy/core/forwarded_line.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 
-namespace mccache::route {
+namespace mccache::core {
 namespace {
 
 constexpr int64_t kNow = 1'800'000'000;  // an absolute unix time, well above 30 days
@@ -28,6 +29,14 @@ TEST(GutterExptime, AbsoluteTime_BecomesSecondsLeft_Capped) {
 }
 
 TEST(GutterExptime, AlreadyExpired_StaysExpired) { EXPECT_EQ(gutter_exptime(-1, 10, kNow), -1); }
+
+TEST(ForwardedLine, NoreplyAndQ_AreDropped_ButNeverTheCommandOrTheKey) {
+  std::string out;
+  append_line_without(out, "set k 0 0 1 noreply", "noreply");
+  append_line_without(out, "mg  q v q  k", "q");
+  append_line_without(out, "incr noreply 1", "noreply");
+  EXPECT_EQ(out, "set k 0 0 1\r\nmg q v k\r\nincr noreply 1\r\n");
+}
 
 TEST(GutterText, SetLine_HasItsExptimeCapped_AndNoreplyDropped) {
   std::string out = "prefix\r\n";
@@ -70,4 +79,4 @@ TEST(GutterMeta, TtlAndVivifyFlags_AreCapped_QuietDropped) {
 }
 
 }  // namespace
-}  // namespace mccache::route
+}  // namespace mccache::core

@@ -1,17 +1,21 @@
 // Builds the continuum with libmemcached itself rather than re-deriving its point layout.
-#include "mcproxy/route/ketama.h"
+#include "pool/ketama.h"
 
 #include <stdexcept>
 #include <string>
 
-namespace mccache::route {
+namespace mccache::pool {
+
+HashMode hash_mode(std::string_view name) {
+  return name == "ketama_weighted" ? HashMode::kKetamaWeighted : HashMode::kKetama;
+}
 
 KetamaRing::KetamaRing(const std::vector<config::HostPort>& servers, HashMode mode)
     : memc_(memcached_create(nullptr)), size_(servers.size()) {
   if (!memc_) throw std::runtime_error("memcached_create failed");
   if (servers.empty()) throw std::invalid_argument("a ketama ring needs at least one server");
-  auto behavior = mode == HashMode::kKetama ? MEMCACHED_BEHAVIOR_KETAMA
-                                            : MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED;
+  auto behavior =
+      mode == HashMode::kKetama ? MEMCACHED_BEHAVIOR_KETAMA : MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED;
   if (memcached_behavior_set(memc_.get(), behavior, 1) != MEMCACHED_SUCCESS)
     throw std::runtime_error("libmemcached refused the ketama behaviour");
   for (const auto& s : servers) {
@@ -26,4 +30,4 @@ size_t KetamaRing::server_for(std::string_view key) const {
   return memcached_generate_hash(memc_.get(), key.data(), key.size());
 }
 
-}  // namespace mccache::route
+}  // namespace mccache::pool

@@ -1,34 +1,17 @@
-// Expiry capping for the gutter pool, on the text and meta command lines as the client wrote them.
-#include "mcproxy/route/gutter.h"
+// Command lines rebuilt token by token (pool/tokens.h), joined by single spaces.
+#include "mcproxy/core/forwarded_line.h"
 
 #include <algorithm>
-#include <charconv>
 
-namespace mccache::route {
+#include "pool/ascii.h"
+#include "pool/tokens.h"
+
+namespace mccache::core {
 namespace {
 
-void append_number(std::string& out, int64_t n) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n);
-  out.append(buf, end);
-}
+using pool::append_number;
 
-// Calls f(index, token) for each space-separated token of `line`.
-template <typename F>
-void for_each_token(std::string_view line, F&& f) {
-  size_t pos = 0;
-  size_t index = 0;
-  while (pos < line.size()) {
-    while (pos < line.size() && line[pos] == ' ') ++pos;
-    if (pos == line.size()) break;
-    size_t end = line.find(' ', pos);
-    if (end == std::string_view::npos) end = line.size();
-    f(index++, line.substr(pos, end - pos));
-    pos = end;
-  }
-}
-
-// Appends tokens separated by one space.
+// Appends tokens separated by one space, then "\r\n".
 class LineBuilder {
  public:
   explicit LineBuilder(std::string& out) : out_(out) {}
@@ -45,14 +28,6 @@ class LineBuilder {
   bool first_ = true;
 };
 
-// A number, or nullopt-like `ok = false` for anything else (then the token passes unchanged and
-// memcached answers the client's error itself).
-bool parse_int(std::string_view s, int64_t& n) {
-  if (s.empty()) return false;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  return ec == std::errc() && end == s.data() + s.size();
-}
-
 }  // namespace
 
 int64_t gutter_exptime(int64_t exptime, uint32_t ttl_s, int64_t now_unix) {
@@ -65,13 +40,22 @@ int64_t gutter_exptime(int64_t exptime, uint32_t ttl_s, int64_t now_unix) {
   return std::min(left, cap);
 }
 
+void append_line_without(std::string& out, std::string_view line, std::string_view dropped) {
+  LineBuilder b(out);
+  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
+    if (i < 2 || tok != dropped) b.token(tok);
+  });
+  b.end();
+}
+
 void append_text_for_gutter(std::string& out, std::string_view line, size_t exptime_index,
                             bool drop_noreply, uint32_t ttl_s, int64_t now_unix) {
   LineBuilder b(out);
-  for_each_token(line, [&](size_t i, std::string_view tok) {
+  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
     if (i >= 2 && drop_noreply && tok == "noreply") return;
+    // A token that is not a number passes unchanged: memcached answers the client's error itself.
     int64_t n = 0;
-    if (i == exptime_index && parse_int(tok, n)) {
+    if (i == exptime_index && pool::parse_number(tok, n)) {
       append_number(b.next(), gutter_exptime(n, ttl_s, now_unix));
     } else {
       b.token(tok);
@@ -85,11 +69,11 @@ void append_meta_for_gutter(std::string& out, std::string_view line, bool is_ms,
   LineBuilder b(out);
   const size_t first_flag = is_ms ? 3 : 2;
   bool has_ttl = false;
-  for_each_token(line, [&](size_t i, std::string_view tok) {
+  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
     if (i >= first_flag) {
       if (drop_quiet && tok == "q") return;
       int64_t n = 0;
-      if ((tok[0] == 'T' || tok[0] == 'N') && parse_int(tok.substr(1), n)) {
+      if ((tok[0] == 'T' || tok[0] == 'N') && pool::parse_number(tok.substr(1), n)) {
         has_ttl = has_ttl || tok[0] == 'T';
         append_number(b.next().append(1, tok[0]), gutter_exptime(n, ttl_s, now_unix));
         return;
@@ -101,4 +85,4 @@ void append_meta_for_gutter(std::string& out, std::string_view line, bool is_ms,
   b.end();
 }
 
-}  // namespace mccache::route
+}  // namespace mccache::core

@@ -1,11 +1,15 @@
-// Up/down state of one memcached server, shared by every proxy thread without locks: consecutive
-// failures mark it down; the first success (a probe's reconnect) brings it back.
+// Whether a memcached server is answering, and how long to wait before trying it again. Both
+// daemons decide this the same way: consecutive failures mark a server down, the first success
+// brings it back, and retries of a failing server back off exponentially. Pure (no clock reads).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 
-namespace mccache::route {
+namespace mccache::pool {
 
+// Up/down state of one server, shared by every proxy thread without locks.
 class ServerHealth {
  public:
   explicit ServerHealth(int failures_until_down) : failures_until_down_(failures_until_down) {}
@@ -39,4 +43,29 @@ class ServerHealth {
   std::atomic<bool> down_{false};
 };
 
-}  // namespace mccache::route
+// Exponential backoff from `initial` to `max` between retries of a failing server (or a lost
+// PostgreSQL connection); the caller owns the clock.
+class Backoff {
+ public:
+  Backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max)
+      : initial_(initial), max_(max), next_(initial) {}
+  std::chrono::milliseconds next() {
+    auto d = next_;
+    next_ = std::min(next_ * 2, max_);
+    return d;
+  }
+  // True once the ladder is climbed: the next wait is the maximum one.
+  bool exhausted() const { return next_ >= max_; }
+  // How long climbing the ladder takes: the waits before the first maximum one.
+  std::chrono::milliseconds climb() const {
+    std::chrono::milliseconds total{0};
+    for (auto d = initial_; d < max_; d *= 2) total += d;
+    return total;
+  }
+  void reset() { next_ = initial_; }
+
+ private:
+  std::chrono::milliseconds initial_, max_, next_;
+};
+
+}  // namespace mccache::pool
