@@ -23,6 +23,7 @@
 #include "invalidator/replication/slot_record.h"
 #include "invalidator/replication/stream.h"
 #include "mcproxy/route/ketama.h"
+#include "service/notify.h"
 
 namespace mccache::invalidator {
 namespace {
@@ -265,6 +266,7 @@ bool Invalidator::recover_lost_slot() {
 // the templates against the tables' replica identity, and swap the templates between
 // transactions. A bad file is refused (logged) and the running config stays.
 void Invalidator::reload() {
+  service::Reloading reloading;
   config::DatacenterConfig next;
   keys::TransactionKeysOptions options;
   const config::SourceConfig* same = nullptr;  // this loop's source in the new file
@@ -532,6 +534,7 @@ int Invalidator::run() {
       stream_.wait_readable_us(static_cast<int>(wait.count()));
     }
   }
+  service::notify_stopping();
   // SIGINT/SIGTERM: finish what was read and confirm it, but what a down server or a paused
   // replica holds gets only shutdown_timeout_ms more; it is not confirmed, so the slot replays it.
   if (exit_code == 0 && !slot_lost_ && (!batch_->empty() || !deliverer_.all_acked())) {
@@ -672,6 +675,7 @@ int run_invalidator(const config::DatacenterConfig& config) {
     spdlog::error("metrics_listen {}: {}", config.invalidator->metrics_listen->str(), e.what());
     return 1;
   }
+  service::notify_ready();
   if (sources.size() == 1) return run_source(config, 0, std::move(prepared[0]), *endpoint->registry);
   // Sharded primaries: one loop per source, each with its own connections; one that stops (an
   // error, a halt policy) leaves the others running. The process ends when all have.
