@@ -165,7 +165,9 @@ class Invalidator {
   bool reported_paused_ = false;
   bool slot_lost_ = false;
   bool reload_pending_ = false;
-  uint64_t reloads_seen_ = g_reloads.load();
+  // 0, not the count at construction: a SIGHUP that came during start-up (after READY=1 was
+  // sent) is still applied.
+  uint64_t reloads_seen_ = 0;
   int standby_pid_ = 0;  // the other consumer we last saw holding the slot
   bool final_attempt_ = false;
   Clock::time_point shutdown_deadline_{};
