@@ -62,6 +62,22 @@ def unit_setting(text, key):
     return [line.split("=", 1)[1] for line in text.splitlines() if line.startswith(key + "=")]
 
 
+def install_layout(prefix):
+    """cmake --install into a prefix of its own: the issue's layout, the units' paths inside it."""
+    r = run(["cmake", "--install", BUILD, "--prefix", prefix])
+    if not check(r.returncode == 0, f"cmake --install --prefix {prefix}"):
+        print(r.stdout[-2000:], r.stderr[-2000:])
+        return
+    for rel in ("bin/mcproxy", "bin/invalidator", "share/man/man8/mcproxy.8.gz",
+                "share/man/man8/invalidator.8.gz", "share/doc/mccache/examples/dc1.json",
+                "etc/mccache/mcproxy-dc1.json", "lib/systemd/system/invalidator@.service"):
+        check(os.path.isfile(os.path.join(prefix, rel)), f"cmake --install puts {rel} in the prefix")
+    with open(os.path.join(prefix, "lib/systemd/system/mcproxy@.service")) as f:
+        start = unit_setting(f.read(), "ExecStart")
+    check(start == [f"{prefix}/bin/mcproxy --config {prefix}/etc/mccache/mcproxy-%i.json"],
+          f"the installed unit runs the prefix's binary and config: {start}")
+
+
 def build_packages(out):
     started = time.monotonic()
     r = run([os.path.join(SOURCE, "scripts", "package"), "--build-dir", BUILD, "--out", out])
@@ -252,7 +268,8 @@ def main():
         user_existed = False
     out = tempfile.mkdtemp(prefix="mccache-debs-")
     try:
-        debs = build_packages(out)
+        install_layout(os.path.join(out, "prefix"))
+        debs = build_packages(os.path.join(out, "debs"))
         if not debs:
             return 1
         lint(debs)
