@@ -248,7 +248,8 @@ def run_installed_proxy(unit):
 
 def python_package():
     r = run(["/usr/bin/python3", "-c",
-             "import mccache, mccache.django_cache; print(mccache.__file__)"], cwd="/")
+             "import mccache, mccache.django_cache, mccache.django_ryw, mccache.django_router;"
+             "print(mccache.__file__)"], cwd="/")
     check(r.returncode == 0 and r.stdout.startswith("/usr/lib/python3/dist-packages/mccache/"),
           f"python3-mccache imports mccache.django_cache: {(r.stdout + r.stderr).strip()}")
 

@@ -37,6 +37,7 @@ def main():
         probe = subprocess.run(
             [os.path.join(venv, "bin", "python"), "-c",
              "import importlib.metadata as m, mccache, mccache.django_cache as d;"
+             "import mccache.django_ryw, mccache.django_router, mccache.postgres;"
              "print(mccache.__file__); print(m.version('mccache')); print(d.LeaseCache.__name__)"],
             capture_output=True, text=True, cwd=work)
         lines = probe.stdout.split()
