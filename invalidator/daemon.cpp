@@ -23,6 +23,7 @@
 #include "invalidator/replication/stream.h"
 #include "pool/placement.h"
 #include "pool/server_health.h"
+#include "service/notify.h"
 
 namespace mccache::invalidator {
 namespace {
@@ -154,7 +155,9 @@ class Invalidator {
   bool reported_paused_ = false;
   bool slot_lost_ = false;
   bool reload_pending_ = false;
-  uint64_t reloads_seen_ = g_reloads.load();
+  // 0, not the count at construction: a SIGHUP that came during start-up (after READY=1 was
+  // sent) is still applied.
+  uint64_t reloads_seen_ = 0;
   int standby_pid_ = 0;  // the other consumer we last saw holding the slot
   bool final_attempt_ = false;
   Clock::time_point shutdown_deadline_{};
@@ -255,6 +258,7 @@ bool Invalidator::recover_lost_slot() {
 // the templates against the tables' replica identity, and swap the templates between
 // transactions. A bad file is refused (logged) and the running config stays.
 void Invalidator::reload() {
+  service::Reloading reloading;
   config::DatacenterConfig next;
   keys::TransactionKeysOptions options;
   const config::SourceConfig* same = nullptr;  // this loop's source in the new file
@@ -522,6 +526,7 @@ int Invalidator::run() {
       stream_.wait_readable_us(static_cast<int>(wait.count()));
     }
   }
+  service::notify_stopping();
   // SIGINT/SIGTERM: finish what was read and confirm it, but what a down server or a paused
   // replica holds gets only shutdown_timeout_ms more; it is not confirmed, so the slot replays it.
   if (exit_code == 0 && !slot_lost_ && (!batch_->empty() || !deliverer_.all_acked())) {
@@ -662,6 +667,7 @@ int run_invalidator(const config::DatacenterConfig& config) {
     spdlog::error("metrics_listen {}: {}", config.invalidator->metrics_listen->str(), e.what());
     return 1;
   }
+  service::notify_ready();
   if (sources.size() == 1) return run_source(config, 0, std::move(prepared[0]), *endpoint->registry);
   // Sharded primaries: one loop per source, each with its own connections; one that stops (an
   // error, a halt policy) leaves the others running. The process ends when all have.
