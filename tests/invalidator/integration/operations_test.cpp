@@ -461,8 +461,8 @@ TEST_F(OperationsTest, TlsAndPassfile_StreamOverTls_AndThePasswordIsNeverLogged)
   EXPECT_TRUE(eventually([] { return invalidated("user:8001"); })) << read_file(d.log);
   EXPECT_EQ(sql.query("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
                       "pg_stat_activity a USING (pid) WHERE a.usename = 'inval'"),
-            "true2")
-      << "the replication stream and the read gate must both use TLS";
+            "true3")
+      << "the replication stream, the read gate and the schema check must all use TLS";
   EXPECT_EQ(read_file(d.log).find(password), std::string::npos);
   stop_process(d.pid, SIGTERM);
   d.pid = -1;

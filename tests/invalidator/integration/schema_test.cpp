@@ -248,7 +248,7 @@ TEST_F(SchemaTest, ReplicaIdentityFullToDefault_FlushesTheRegion_CountsAndLogsIt
   EXPECT_GE(metric(R"(mcinval_schema_changes_total{change="replica_identity"})"), 1) << log();
   EXPECT_GE(metric("mcinval_unnamed_changes_total"), 1) << log();
   auto text = log();
-  EXPECT_NE(text.find("[error]"), std::string::npos) << text;
+  EXPECT_NE(text.find(" error [invalidator dc1] schema change: public.t9"), std::string::npos) << text;
   EXPECT_NE(text.find("ALTER TABLE public.t9 REPLICA IDENTITY FULL"), std::string::npos) << text;
 }
 
