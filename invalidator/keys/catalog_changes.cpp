@@ -28,15 +28,6 @@ struct Diff {
         unfollowed(SchemaChange::kPartitions,
                    "partition " + s.name + " joined " + table + " holding rows",
                    "they came without INSERTs");
-      if (s.deletes_unlogged && (was == before.storage.end() || !was->second.deletes_unlogged))
-        out.notices.push_back(
-            {SchemaChange::kReplicaIdentity, true,
-             s.name + " (rows of " + table + ") logs no replica identity key, so its DELETEs "
-             "are not streamed; the region's copy " + std::string(policy_consequence(rules.policy)) +
-             " at every check until you run ALTER TABLE " + s.name + " REPLICA IDENTITY FULL"});
-      // Every check: a DELETE may have happened since the last one.
-      if (s.deletes_unlogged)
-        out.flush_reasons.push_back("DELETEs of " + s.name + " are not streamed");
     }
   }
 

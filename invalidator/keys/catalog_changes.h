@@ -1,7 +1,7 @@
 // The catalog's view of the cached tables at one check, and what changed between two checks that
 // the replication stream never shows: a table dropped (its rows go without DELETEs), a partition
-// detached or dropped, a partition attached with rows, a table missing from the publication, a
-// relation whose DELETEs are not logged. Pure code; the daemon's SchemaWatch reads the states.
+// detached or dropped, a partition attached with rows, a table missing from the publication.
+// Pure code; the daemon's SchemaWatch reads the states.
 #pragma once
 
 #include <cstdint>
@@ -16,8 +16,7 @@ namespace mccache::invalidator::keys {
 // A relation that stores rows of a cached table: the table itself, or one of its leaf partitions.
 struct StorageState {
   std::string name;               // "schema.name" now
-  bool empty = false;             // no data pages (pg_relation_size 0): created empty
-  bool deletes_unlogged = false;  // NOTHING, or DEFAULT/INDEX without the index: DELETEs not streamed
+  bool empty = false;  // no data pages (pg_relation_size 0): created empty
 };
 
 // One table followed for a configured name, by OID: the table of that name, possibly renamed

@@ -51,11 +51,8 @@ StreamedRelation bind_streamed(const pgoutput::Relation& rel, const SchemaView::
     auto ident = identity_of(rel.replica_identity);
     out.unnamed = what + " (" + ident + ") does not log column \"" + gap.column +
                   "\" of the old row, which template \"" + gap.tmpl + "\" needs";
-    std::string nothing = rel.replica_identity == 'n'
-                              ? "; with NOTHING its DELETEs are not streamed at all"
-                              : "";
     notices.push_back({SchemaChange::kReplicaIdentity, true,
-                       out.unnamed + ": each UPDATE or DELETE of it " + consequence + nothing +
+                       out.unnamed + ": each UPDATE or DELETE of it " + consequence +
                            "; run ALTER TABLE " + out.name + " REPLICA IDENTITY FULL"});
   }
   return out;

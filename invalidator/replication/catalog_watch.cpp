@@ -38,16 +38,12 @@ uint32_t oid_of(const char* text) { return static_cast<uint32_t>(std::strtoul(te
 bool is_true(const char* text) { return text[0] == 't'; }
 
 // Per followed table: its name, whether the publication streams it, and each leaf relation
-// holding its rows (itself when not partitioned): name, empty, DELETEs unlogged (no identity key).
+// holding its rows (itself when not partitioned): name, and whether it holds no data.
 const std::string kRootsSql =
     "SELECT r.oid::text, rn.nspname || '.' || rc.relname, " +
     publication_streams_sql("r.oid", "$2") + "::text,"
     " l.relid::oid::text, ln.nspname || '.' || lc.relname,"
-    " (pg_relation_size(l.relid) = 0)::text,"
-    " (lc.relreplident = 'n' OR (lc.relreplident IN ('d', 'i') AND NOT EXISTS ("
-    "   SELECT 1 FROM pg_index i WHERE i.indrelid = l.relid AND"
-    "   ((lc.relreplident = 'd' AND i.indisprimary) OR"
-    "    (lc.relreplident = 'i' AND i.indisreplident)))))::text"
+    " (pg_relation_size(l.relid) = 0)::text"
     " FROM unnest($1::oid[]) AS r(oid)"
     " JOIN pg_class rc ON rc.oid = r.oid JOIN pg_namespace rn ON rn.oid = rc.relnamespace"
     // pg_partition_tree() lists nothing for a table that is not partitioned: it is its own leaf.
@@ -143,8 +139,7 @@ keys::CatalogState SchemaWatch::read_state() {
     root.covered = is_true(PQgetvalue(rows.get(), i, 2));
     if (PQgetisnull(rows.get(), i, 3)) continue;  // a partitioned table without partitions
     root.storage[oid_of(PQgetvalue(rows.get(), i, 3))] = {PQgetvalue(rows.get(), i, 4),
-                                                          is_true(PQgetvalue(rows.get(), i, 5)),
-                                                          is_true(PQgetvalue(rows.get(), i, 6))};
+                                                          is_true(PQgetvalue(rows.get(), i, 5))};
   }
   keys::CatalogState state;
   for (const auto& [table, oids] : roots) {

@@ -1,6 +1,6 @@
 // Follows the catalog of the cached tables for what the replication stream never shows: a table
 // dropped or re-created, a partition detached or attached holding rows, a table the publication
-// lost, DELETEs no longer logged. It checks every kInterval on its own SQL connection to the
+// lost. It checks every kInterval on its own SQL connection to the
 // primary, adds what the publication lost back (create_publication), and turns rows that came or
 // went unstreamed into a schema marker, so the truncate policy applies where the marker lands in
 // the stream. It also places the relations the stream names (keys::SchemaView): a partition, a

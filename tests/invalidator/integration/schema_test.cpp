@@ -75,11 +75,12 @@ class SchemaTest : public ::testing::Test {
                         << delivery_extra << "}}}";
     return path;
   }
-  // Starts the binary; true once its metrics port is open (start-up checks passed).
+  // Starts the binary; true once it streams (start-up checks passed, the catalog's state read).
   bool start(const std::string& config) {
     log_ = pg_->dir() + "/" + slot_ + "-" + std::to_string(++starts_) + ".log";
     pid_ = spawn({std::string(MCCACHE_BIN_DIR) + "/invalidator", "--config", config}, log_);
-    return wait_for_port(metrics_port_, 10s);
+    return wait_for_port(metrics_port_, 10s) &&
+           eventually([&] { return metric("mcinval_active") == 1; }, 10s);
   }
   // Starts the binary expecting it to refuse: its exit code.
   int start_refused(const std::string& config) {
@@ -200,6 +201,17 @@ TEST_F(SchemaTest, PartitionWithoutTheIdentityATemplateNeeds_IsRefusedAtStart) {
   auto text = log();
   EXPECT_NE(text.find("partition public.ev6_a"), std::string::npos) << text;
   EXPECT_NE(text.find("ALTER TABLE public.ev6_a REPLICA IDENTITY FULL"), std::string::npos) << text;
+}
+
+// The rows of a detached partition leave the table without a DELETE: only a flush removes them.
+TEST_F(SchemaTest, PartitionDetached_FlushesTheRegion) {
+  create_partitioned("ev12");
+  sql("INSERT INTO ev12 VALUES (1, 15, 'in b')");
+  ASSERT_TRUE(start(write_config(R"({"public.ev12": ["ev12:{id}"]})"))) << log();
+  set("ev12:1");
+  sql("ALTER TABLE ev12 DETACH PARTITION ev12_b");
+  EXPECT_TRUE(eventually([] { return invalidated("ev12:1"); }, 5s)) << log();
+  EXPECT_GE(metric(R"(mcinval_schema_changes_total{change="partitions"})"), 1) << log();
 }
 
 // --- Tables changed after start-up --------------------------------------------------------------
