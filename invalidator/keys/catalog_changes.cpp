@@ -11,8 +11,9 @@ struct Diff {
   CatalogChanges out;
 
   void unfollowed(SchemaChange change, const std::string& what, const std::string& flush_why) {
-    out.notices.push_back({change, true, what + "; " + flush_why + ", so the region's copy " +
-                                             policy_consequence(rules.policy)});
+    out.notices.push_back(
+        {change, true,
+         what + "; " + flush_why + ", so the region's copy " + policy_consequence(rules.policy)});
     out.flush_reasons.push_back(what);
   }
 
@@ -41,7 +42,7 @@ struct Diff {
       return;
     }
     if (rules.create_publication) out.to_publish.push_back(now.name);  // until it is back
-    if (before != nullptr && !before->covered) return;  // reported already
+    if (before != nullptr && !before->covered) return;                 // reported already
     std::string what = now.name + " (rows of " + table + ") is not in publication " +
                        rules.publication + ", so its changes are not streamed";
     if (rules.create_publication) {
@@ -50,8 +51,8 @@ struct Diff {
                                  " ADD TABLE " + now.name + "), then flushing the region"});
     } else {
       out.notices.push_back({SchemaChange::kUnpublished, true,
-                             what + ": run ALTER PUBLICATION " + rules.publication +
-                                 " ADD TABLE " + now.name +
+                             what + ": run ALTER PUBLICATION " + rules.publication + " ADD TABLE " +
+                                 now.name +
                                  " (or allow source.create_publication); the region is flushed "
                                  "once it is back"});
     }

@@ -15,7 +15,7 @@ namespace mccache::invalidator::keys {
 
 // A relation that stores rows of a cached table: the table itself, or one of its leaf partitions.
 struct StorageState {
-  std::string name;               // "schema.name" now
+  std::string name;    // "schema.name" now
   bool empty = false;  // no data pages (pg_relation_size 0): created empty
 };
 
@@ -23,7 +23,8 @@ struct StorageState {
 // since, or a new table created under the name.
 struct RootState {
   std::string name;  // "schema.name" now
-  bool covered = false;  // the publication streams its changes (directly, via a parent, schema, all)
+  bool covered =
+      false;  // the publication streams its changes (directly, via a parent, schema, all)
   std::map<uint32_t, StorageState> storage;  // by OID
 };
 

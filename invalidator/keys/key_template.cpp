@@ -114,7 +114,8 @@ Built build_key(const KeyTemplate& t, const pgoutput::Tuple& row, const pgoutput
 bool TableKeys::keys_for(const RowChange& change, UniqueKeys& out, KeyStats& stats) const {
   bool complete = true;
   std::string key;
-  auto add = [&](const KeyTemplate& t, const pgoutput::Tuple& row, const pgoutput::Tuple* fallback) {
+  auto add = [&](const KeyTemplate& t, const pgoutput::Tuple& row,
+                 const pgoutput::Tuple* fallback) {
     switch (build_key(t, row, fallback, key)) {
       case Built::kKey: out.add(key); break;
       case Built::kNull: ++stats.null_column; break;

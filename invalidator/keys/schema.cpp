@@ -5,23 +5,34 @@ namespace mccache::invalidator::keys {
 
 const char* schema_change_name(SchemaChange change) {
   switch (change) {
-    case SchemaChange::kRenamed: return "renamed";
-    case SchemaChange::kRecreated: return "recreated";
-    case SchemaChange::kDropped: return "dropped";
-    case SchemaChange::kPartitions: return "partitions";
-    case SchemaChange::kUnpublished: return "unpublished";
-    case SchemaChange::kReplicaIdentity: return "replica_identity";
-    case SchemaChange::kColumns: return "columns";
-    case SchemaChange::kUnknownRelation: return "unknown_relation";
+    case SchemaChange::kRenamed:
+      return "renamed";
+    case SchemaChange::kRecreated:
+      return "recreated";
+    case SchemaChange::kDropped:
+      return "dropped";
+    case SchemaChange::kPartitions:
+      return "partitions";
+    case SchemaChange::kUnpublished:
+      return "unpublished";
+    case SchemaChange::kReplicaIdentity:
+      return "replica_identity";
+    case SchemaChange::kColumns:
+      return "columns";
+    case SchemaChange::kUnknownRelation:
+      return "unknown_relation";
   }
   return "?";
 }
 
 const char* policy_consequence(TruncatePolicy policy) {
   switch (policy) {
-    case TruncatePolicy::kFlushRegion: return "flushes the region (truncate policy \"flush_region\")";
-    case TruncatePolicy::kHalt: return "stops the invalidator (truncate policy \"halt\")";
-    case TruncatePolicy::kIgnore: return "is ignored (truncate policy \"ignore\")";
+    case TruncatePolicy::kFlushRegion:
+      return "flushes the region (truncate policy \"flush_region\")";
+    case TruncatePolicy::kHalt:
+      return "stops the invalidator (truncate policy \"halt\")";
+    case TruncatePolicy::kIgnore:
+      return "is ignored (truncate policy \"ignore\")";
   }
   return "?";
 }

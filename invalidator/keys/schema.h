@@ -44,11 +44,11 @@ class SchemaView {
  public:
   struct Origin {
     enum Kind {
-      kNotCached,      // holds no cached table's rows
-      kTable,          // holds rows of `table`
-      kFormerMember,   // streamed, but no longer in the publication or the catalog: it may have
-                       // held a cached table's rows when the change was made
-      kUnknown,        // the catalog could not be asked; try again in a new session
+      kNotCached,     // holds no cached table's rows
+      kTable,         // holds rows of `table`
+      kFormerMember,  // streamed, but no longer in the publication or the catalog: it may have
+                      // held a cached table's rows when the change was made
+      kUnknown,       // the catalog could not be asked; try again in a new session
     } kind = kNotCached;
     std::string table;       // kTable: the configured "schema.table"
     bool partition = false;  // kTable: a partition of `table` (else `table` itself, renamed)

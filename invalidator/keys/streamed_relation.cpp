@@ -7,10 +7,14 @@ namespace {
 
 std::string identity_of(char replica_identity) {
   switch (replica_identity) {
-    case 'd': return "REPLICA IDENTITY DEFAULT";
-    case 'i': return "REPLICA IDENTITY USING INDEX";
-    case 'n': return "REPLICA IDENTITY NOTHING";
-    default: return std::string("replica identity '") + replica_identity + "'";
+    case 'd':
+      return "REPLICA IDENTITY DEFAULT";
+    case 'i':
+      return "REPLICA IDENTITY USING INDEX";
+    case 'n':
+      return "REPLICA IDENTITY NOTHING";
+    default:
+      return std::string("replica identity '") + replica_identity + "'";
   }
 }
 
@@ -23,8 +27,9 @@ StreamedRelation bind_streamed(const pgoutput::Relation& rel, const SchemaView::
   out.name = rel.schema + "." + rel.name;
   const std::string consequence = policy_consequence(policy);
   if (origin.kind != SchemaView::Origin::kTable) {
-    out.unnamed = "relation " + out.name + " (OID " + std::to_string(rel.id) + ") is streamed but " +
-                  origin.detail + ": it may have held rows of a cached table";
+    out.unnamed = "relation " + out.name + " (OID " + std::to_string(rel.id) +
+                  ") is streamed but " + origin.detail +
+                  ": it may have held rows of a cached table";
     notices.push_back({SchemaChange::kUnknownRelation, true,
                        out.unnamed + ", so its changes cannot be named; each " + consequence});
     return out;

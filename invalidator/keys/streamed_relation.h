@@ -14,8 +14,8 @@
 namespace mccache::invalidator::keys {
 
 struct StreamedRelation {
-  std::string name;               // "schema.name" as last streamed
-  std::string table;              // the configured table whose rows it holds ("" for a former member)
+  std::string name;   // "schema.name" as last streamed
+  std::string table;  // the configured table whose rows it holds ("" for a former member)
   std::optional<TableKeys> keys;  // none: no change of it can be named
   std::string unnamed;            // why some change of it may not be named ("" if none can fail)
 };

@@ -16,7 +16,8 @@ SchemaView::Origin TransactionKeys::origin_of(const pgoutput::Relation& rel) {
     return it->second;
   if (schema_ != nullptr) return schema_->origin(rel);
   for (const auto& [table, oid] : options_.table_oids)
-    if (oid == rel.id && options_.tables.count(table)) return {Origin::kTable, table, false, {}, {}};
+    if (oid == rel.id && options_.tables.count(table))
+      return {Origin::kTable, table, false, {}, {}};
   // The streamed name is the one the relation had when the change was made, so a match holds
   // even for a table dropped since.
   if (configured) return {Origin::kTable, name, false, {}, {}};
@@ -48,8 +49,11 @@ StreamEvent TransactionKeys::on_relation(const pgoutput::Relation& rel) {
 
 void TransactionKeys::apply_policy(const std::string& why, StreamEvent& ev) {
   switch (options_.truncate) {
-    case TruncatePolicy::kFlushRegion: current_.flush_region = true; break;
-    case TruncatePolicy::kIgnore: break;
+    case TruncatePolicy::kFlushRegion:
+      current_.flush_region = true;
+      break;
+    case TruncatePolicy::kIgnore:
+      break;
     case TruncatePolicy::kHalt:
       ev.kind = StreamEvent::kHalt;
       ev.message = why + ", and the truncate policy is \"halt\"";
@@ -127,9 +131,10 @@ StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
         } else if constexpr (std::is_same_v<T, Insert>) {
           on_row(m.relation_id, {RowChange::kInsert, &m.new_tuple, nullptr, 0}, ev);
         } else if constexpr (std::is_same_v<T, Update>) {
-          on_row(m.relation_id,
-                 {RowChange::kUpdate, &m.new_tuple, m.old_kind ? &m.old_tuple : nullptr, m.old_kind},
-                 ev);
+          on_row(
+              m.relation_id,
+              {RowChange::kUpdate, &m.new_tuple, m.old_kind ? &m.old_tuple : nullptr, m.old_kind},
+              ev);
         } else if constexpr (std::is_same_v<T, Delete>) {
           on_row(m.relation_id, {RowChange::kDelete, nullptr, &m.old_tuple, m.old_kind}, ev);
         } else if constexpr (std::is_same_v<T, Truncate>) {

@@ -28,8 +28,8 @@ constexpr const char* kIdentityColumn =
 }  // namespace
 
 std::string self_and_ancestors_sql(const std::string& oid) {
-  return "(SELECT (" + oid + ")::oid AS relid UNION SELECT relid::oid FROM pg_partition_ancestors((" +
-         oid + ")::regclass))";
+  return "(SELECT (" + oid + ")::oid AS relid UNION SELECT relid::oid"
+         " FROM pg_partition_ancestors((" + oid + ")::regclass))";
 }
 
 std::string publication_streams_sql(const std::string& oid, const std::string& publication) {

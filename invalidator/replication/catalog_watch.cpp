@@ -41,7 +41,8 @@ bool is_true(const char* text) { return text[0] == 't'; }
 // holding its rows (itself when not partitioned): name, and whether it holds no data.
 const std::string kRootsSql =
     "SELECT r.oid::text, rn.nspname || '.' || rc.relname, " +
-    publication_streams_sql("r.oid", "$2") + "::text,"
+    publication_streams_sql("r.oid", "$2") +
+    "::text,"
     " l.relid::oid::text, ln.nspname || '.' || lc.relname,"
     " (pg_relation_size(l.relid) = 0)::text"
     " FROM unnest($1::oid[]) AS r(oid)"
@@ -70,8 +71,7 @@ const std::string kOthersSql =
 // A relation's ancestors and itself, now: name, is it the relation, does the publication stream it.
 const std::string kPlaceSql =
     "SELECT n.nspname || '.' || c.relname, (a.relid = $1::oid)::text, " +
-    publication_streams_sql("$1::oid", "$2") +
-    "::text FROM " + self_and_ancestors_sql("$1::oid") +
+    publication_streams_sql("$1::oid", "$2") + "::text FROM " + self_and_ancestors_sql("$1::oid") +
     " a JOIN pg_class c ON c.oid = a.relid JOIN pg_namespace n ON n.oid = c.relnamespace";
 
 }  // namespace
@@ -158,9 +158,8 @@ void SchemaWatch::check() {
     state_ = std::move(now);
     return;
   }
-  auto changes = keys::catalog_changes(*state_, now,
-                                       {options_.publication, options_.create_publication,
-                                        options_.policy});
+  auto changes = keys::catalog_changes(
+      *state_, now, {options_.publication, options_.create_publication, options_.policy});
   state_ = std::move(now);
   notices_.insert(notices_.end(), changes.notices.begin(), changes.notices.end());
   for (const auto& name : changes.to_publish) {
@@ -189,9 +188,9 @@ void SchemaWatch::check() {
   if (flush_reasons_.empty()) return;
   std::string reason;
   for (const auto& r : flush_reasons_) reason += (reason.empty() ? "" : "; ") + r;
-  catalog_->query("SELECT pg_logical_emit_message(true, $1, $2)",
-                  {std::string(keys::kSchemaMarkerPrefix),
-                   keys::encode_schema_marker(options_.slot, reason)});
+  catalog_->query(
+      "SELECT pg_logical_emit_message(true, $1, $2)",
+      {std::string(keys::kSchemaMarkerPrefix), keys::encode_schema_marker(options_.slot, reason)});
   spdlog::info("schema check: wrote a schema marker for slot {}: {}", options_.slot, reason);
   flush_reasons_.clear();
 }
@@ -250,7 +249,9 @@ SchemaWatch::Origin SchemaWatch::origin(const pgoutput::Relation& relation) {
     }
     if (PQntuples(rows.get()) > 0 && streamed) return {};
     if (!lists_only_cached_) return {};  // another table the publication lists, perhaps dropped
-    return {Origin::kFormerMember, "", false,
+    return {Origin::kFormerMember,
+            "",
+            false,
             PQntuples(rows.get()) == 0
                 ? std::string("no longer exists")
                 : "is no longer in publication " + options_.publication + " (detached?)",

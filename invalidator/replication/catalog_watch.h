@@ -57,7 +57,7 @@ class SchemaWatch : public keys::SchemaView {
   Options options_;
   std::unique_ptr<Catalog> catalog_;
   std::optional<keys::CatalogState> state_;  // the last check; none before the baseline
-  bool lists_only_cached_ = false;  // the publication streams nothing but cached tables
+  bool lists_only_cached_ = false;           // the publication streams nothing but cached tables
   std::vector<keys::SchemaNotice> notices_;  // seen, not yet handed out by tick()
   std::vector<std::string> flush_reasons_;   // awaiting a schema marker
   uint64_t flush_after_xid_ = 0;  // ... written once every transaction below this xid ended

@@ -42,8 +42,10 @@ class SchemaTest : public ::testing::Test {
   void TearDown() override {
     stop();
     Sql(pg_->primary())
-        .query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-               " WHERE slot_name = '" + slot_ + "'");
+        .query(
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+            " WHERE slot_name = '" +
+            slot_ + "'");
   }
 
   static std::vector<config::HostPort> servers() {
@@ -63,14 +65,15 @@ class SchemaTest : public ::testing::Test {
                            const std::string& delivery_extra = "") {
     metrics_port_ = free_tcp_port();
     std::string path = pg_->dir() + "/" + slot_ + ".json";
-    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
-                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")" << mc_[0]->endpoint()
+                        << R"(", ")" << mc_[1]->endpoint() << R"("]},
  "invalidator": {"metrics_listen": "127.0.0.1:)"
                         << metrics_port_ << R"(",
-   "source": {"dsn": ")" << pg_->primary() << R"(", "slot": ")" << slot_
-                        << R"(", "publication": ")" << publication_ << "\"" << source_extra
-                        << R"(},
-   "tables": )" << tables_json << R"(,
+   "source": {"dsn": ")" << pg_->primary()
+                        << R"(", "slot": ")" << slot_ << R"(", "publication": ")" << publication_
+                        << "\"" << source_extra << R"(},
+   "tables": )" << tables_json
+                        << R"(,
    "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200)"
                         << delivery_extra << "}}}";
     return path;
@@ -101,11 +104,17 @@ class SchemaTest : public ::testing::Test {
   // days 0..9, name_b days 10..19 with its columns in another order (attached, not created as a
   // partition), as a migration leaves them.
   static void create_partitioned(const std::string& name) {
-    sql("CREATE TABLE " + name + " (id bigint, day int, title text, PRIMARY KEY (id, day))"
+    sql("CREATE TABLE " + name +
+        " (id bigint, day int, title text, PRIMARY KEY (id, day))"
         " PARTITION BY RANGE (day);"
-        "CREATE TABLE " + name + "_a PARTITION OF " + name + " FOR VALUES FROM (0) TO (10);"
-        "CREATE TABLE " + name + "_b (title text, day int, id bigint, PRIMARY KEY (id, day));"
-        "ALTER TABLE " + name + " ATTACH PARTITION " + name + "_b FOR VALUES FROM (10) TO (20)");
+        "CREATE TABLE " +
+        name + "_a PARTITION OF " + name +
+        " FOR VALUES FROM (0) TO (10);"
+        "CREATE TABLE " +
+        name +
+        "_b (title text, day int, id bigint, PRIMARY KEY (id, day));"
+        "ALTER TABLE " +
+        name + " ATTACH PARTITION " + name + "_b FOR VALUES FROM (10) TO (20)");
   }
 
   static PgCluster* pg_;
@@ -129,8 +138,7 @@ TEST_F(SchemaTest, PartitionedTable_ChangesInEveryPartition_AreInvalidated) {
   ASSERT_TRUE(start(write_config(R"({"public.ev1": ["ev1:{id}"]})"))) << log();
   for (auto k : {"ev1:1", "ev1:2"}) set(k);
   sql("INSERT INTO ev1 VALUES (1, 5, 'a'), (2, 15, 'b')");
-  EXPECT_TRUE(eventually([] { return invalidated("ev1:1") && invalidated("ev1:2"); }, 5s))
-      << log();
+  EXPECT_TRUE(eventually([] { return invalidated("ev1:1") && invalidated("ev1:2"); }, 5s)) << log();
   set("ev1:2");
   sql("UPDATE ev1 SET day = 6 WHERE id = 2");  // moves the row from ev1_b to ev1_a
   EXPECT_TRUE(eventually([] { return invalidated("ev1:2"); }, 5s)) << log();
@@ -178,9 +186,9 @@ TEST_F(SchemaTest, PublicationViaPartitionRoot_IsRefusedWithTheFix_OrAlteredWhen
   auto tables = R"({"public.ev5": ["ev5:{id}"]})";
   EXPECT_EQ(start_refused(write_config(tables, R"(, "create_publication": false)")), 1) << log();
   EXPECT_NE(log().find("publish_via_partition_root"), std::string::npos) << log();
-  EXPECT_NE(log().find("ALTER PUBLICATION " + publication_ +
-                       " SET (publish_via_partition_root = false)"),
-            std::string::npos)
+  EXPECT_NE(
+      log().find("ALTER PUBLICATION " + publication_ + " SET (publish_via_partition_root = false)"),
+      std::string::npos)
       << log();
 
   ASSERT_TRUE(start(write_config(tables))) << log();
@@ -235,10 +243,13 @@ TEST_F(SchemaTest, DroppedAndRecreatedTable_IsPublishedAgain_AndTheRegionFlushed
   // The old rows vanished without a DELETE: only a flush can remove their keys.
   EXPECT_TRUE(eventually([] { return invalidated("t8:1") && invalidated("unrelated:8"); }, 8s))
       << log();
-  EXPECT_TRUE(eventually([&] {
-    return sql("SELECT count(*) FROM pg_publication_tables WHERE pubname = '" + publication_ +
-               "' AND tablename = 't8'") == "1";
-  }, 5s)) << log();
+  EXPECT_TRUE(eventually(
+      [&] {
+        return sql("SELECT count(*) FROM pg_publication_tables WHERE pubname = '" + publication_ +
+                   "' AND tablename = 't8'") == "1";
+      },
+      5s))
+      << log();
   set("t8:2");
   sql("INSERT INTO t8 VALUES (2, 'b')");
   EXPECT_TRUE(eventually([] { return invalidated("t8:2"); }, 5s)) << log();
@@ -260,7 +271,8 @@ TEST_F(SchemaTest, ReplicaIdentityFullToDefault_FlushesTheRegion_CountsAndLogsIt
   EXPECT_GE(metric(R"(mcinval_schema_changes_total{change="replica_identity"})"), 1) << log();
   EXPECT_GE(metric("mcinval_unnamed_changes_total"), 1) << log();
   auto text = log();
-  EXPECT_NE(text.find(" error [invalidator dc1] schema change: public.t9"), std::string::npos) << text;
+  EXPECT_NE(text.find(" error [invalidator dc1] schema change: public.t9"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("ALTER TABLE public.t9 REPLICA IDENTITY FULL"), std::string::npos) << text;
 }
 
@@ -287,20 +299,24 @@ TEST_F(SchemaTest, TemplateColumnDropped_FlushesAndKeepsInvalidatingTheOtherTabl
 TEST_F(SchemaTest, HugeTransaction_TwoHundredThousandRows_AreInvalidatedInSeconds) {
   constexpr int kRows = 200000;
   sql("CREATE TABLE t11 (id bigint PRIMARY KEY, n int); ALTER TABLE t11 REPLICA IDENTITY FULL;"
-      "INSERT INTO t11 SELECT g, 0 FROM generate_series(1, " + std::to_string(kRows) + ") g");
-  ASSERT_TRUE(start(write_config(R"({"public.t11": ["t11:{id}"]})", "",
-                                 R"(, "request_timeout_ms": 30000)")))
+      "INSERT INTO t11 SELECT g, 0 FROM generate_series(1, " +
+      std::to_string(kRows) + ") g");
+  ASSERT_TRUE(start(
+      write_config(R"({"public.t11": ["t11:{id}"]})", "", R"(, "request_timeout_ms": 30000)")))
       << log();
   std::vector<std::string> sample;
   for (int id = 1; id <= kRows; id += kRows / 100) sample.push_back("t11:" + std::to_string(id));
   sample.push_back("t11:" + std::to_string(kRows));
   for (const auto& k : sample) set(k);
   sql("UPDATE t11 SET n = n + 1");
-  EXPECT_TRUE(eventually([&] {
-    for (const auto& k : sample)
-      if (!invalidated(k)) return false;
-    return true;
-  }, 30s)) << log();
+  EXPECT_TRUE(eventually(
+      [&] {
+        for (const auto& k : sample)
+          if (!invalidated(k)) return false;
+        return true;
+      },
+      30s))
+      << log();
 }
 
 }  // namespace

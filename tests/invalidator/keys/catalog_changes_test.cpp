@@ -87,7 +87,8 @@ TEST(CatalogChanges, PartitionLeaving_Flushes_EmptyPartitionJoining_DoesNot) {
 
   auto empty_joins = one;
   empty_joins[23] = {"public.users_c", true};
-  EXPECT_TRUE(catalog_changes(users(20, one), users(20, empty_joins), kRules).flush_reasons.empty());
+  EXPECT_TRUE(
+      catalog_changes(users(20, one), users(20, empty_joins), kRules).flush_reasons.empty());
   auto full_joins = one;
   full_joins[23] = {"public.users_c", false};
   auto joined = catalog_changes(users(20, one), users(20, full_joins), kRules);

@@ -67,7 +67,8 @@ pgoutput::Commit commit() { return {0, 10, 20, 30}; }
 // Feeds a whole transaction after `prelude` (Relation messages); returns its commit event and
 // collects every notice.
 struct Session {
-  explicit Session(TransactionKeysOptions opt, SchemaView* view = nullptr) : tk(std::move(opt), view) {}
+  explicit Session(TransactionKeysOptions opt, SchemaView* view = nullptr)
+      : tk(std::move(opt), view) {}
   StreamEvent feed(pgoutput::Decoded m) {
     auto ev = tk.on_message(std::move(m));
     notices.insert(notices.end(), ev.notices.begin(), ev.notices.end());
