@@ -19,6 +19,7 @@
 #include "invalidator/metrics.h"
 #include "invalidator/pgoutput/stream_frame.h"
 #include "invalidator/replication/catalog.h"
+#include "invalidator/replication/catalog_watch.h"
 #include "invalidator/replication/slot_record.h"
 #include "invalidator/replication/stream.h"
 #include "pool/placement.h"
@@ -67,6 +68,7 @@ keys::TransactionKeysOptions prepare(const config::DatacenterConfig& c,
                                           : keys::TruncatePolicy::kFlushRegion;
   for (const auto& [table, templates] : inv.tables) {
     auto identity = catalog.table_identity(table);
+    opt.table_oids[table] = identity.oid;
     auto& compiled = opt.tables[table];
     for (size_t i = 0; i < templates.size(); ++i) {
       std::string error;
@@ -93,6 +95,7 @@ class Invalidator {
         placement_(c.pool),
         deliverer_(c.pool, cfg_.delivery, metrics_),
         stream_({src_.dsn, src_.slot, src_.publication}),
+        schema_watch_(watch_options()),
         batch_(new_batch()) {
     // Without a local replica the region reads the primary itself: gate on visibility there.
     gate_ = std::make_unique<delivery::ReplayGate>(src_.wait_for_replay.value_or(src_.dsn),
@@ -131,6 +134,14 @@ class Invalidator {
   void send_status(bool force);
   void update_gauges();
   void record_key_stats();
+  // Schema changes under the cached tables (keys/schema.h): logged and counted.
+  void report(const keys::SchemaNotice& notice);
+  replication::SchemaWatch::Options watch_options() const {
+    std::vector<std::string> tables;
+    for (const auto& [t, _] : cfg_.tables) tables.push_back(t);
+    return {src_.dsn, src_.publication, src_.slot, src_.create_publication, key_options_.truncate,
+            tables, key_options_.table_oids};
+  }
 
   config::DatacenterConfig config_;  // as loaded, or as last reloaded (templates only)
   config::InvalidatorConfig& cfg_;
@@ -141,6 +152,7 @@ class Invalidator {
   pool::Placement placement_;  // the pool's servers and the gutter's, if any
   delivery::Deliverer deliverer_;
   replication::ReplicationStream stream_;
+  replication::SchemaWatch schema_watch_;
   std::unique_ptr<keys::TransactionKeys> txns_;
   std::unique_ptr<delivery::ReplayGate> gate_;
   std::unique_ptr<delivery::Batch> batch_;  // filling; handed to deliverer_ when delivered
@@ -192,7 +204,7 @@ replication::ReplicationStream::Start Invalidator::connect() {
   standby_pid_ = 0;
   metrics_.active.Set(1);
   // pgoutput resends Relation messages in every session; a half-read transaction is resent too.
-  txns_ = std::make_unique<keys::TransactionKeys>(key_options_);
+  txns_ = std::make_unique<keys::TransactionKeys>(key_options_, &schema_watch_);
   reported_stats_ = {};
   reported_rows_ = 0;
   heartbeat_end_ = 0;
@@ -299,12 +311,23 @@ void Invalidator::reload() {
   cfg_.message_prefix = n.message_prefix;
   cfg_.truncate = n.truncate;
   src_.on_slot_lost = same->on_slot_lost;
+  schema_watch_.reset(watch_options());
   metrics_.reloads_applied.Increment();
   spdlog::info("{}reloaded {}: {} tables", who_, config_.file, cfg_.tables.size());
 }
 
+void Invalidator::report(const keys::SchemaNotice& notice) {
+  if (notice.unfollowed)
+    spdlog::error("{}schema change: {}", who_, notice.message);
+  else
+    spdlog::warn("{}schema change: {}", who_, notice.message);
+  metrics_.schema_changes[static_cast<size_t>(notice.change)]->Increment();
+}
+
 void Invalidator::record_key_stats() {
   const auto& s = txns_->stats();
+  metrics_.unnamed_changes.Increment(
+      static_cast<double>(s.unnamed_changes - reported_stats_.unnamed_changes));
   metrics_.key_null_column.Increment(static_cast<double>(s.null_column - reported_stats_.null_column));
   metrics_.key_invalid.Increment(static_cast<double>(s.invalid_key - reported_stats_.invalid_key));
   if (s.unchanged_toast != reported_stats_.unchanged_toast)
@@ -357,6 +380,7 @@ bool Invalidator::read_available(bool& more, int& exit_code) {
       return false;
     }
     auto ev = txns_->on_message(std::move(msg.message));
+    for (const auto& notice : ev.notices) report(notice);
     switch (ev.kind) {
       case keys::StreamEvent::kCommitted:
         if (ev.txn.end_lsn != 0) metrics_.transactions.Increment();
@@ -370,6 +394,9 @@ bool Invalidator::read_available(bool& more, int& exit_code) {
       case keys::StreamEvent::kError:
         spdlog::error("{}", ev.message);
         exit_code = 1;
+        return false;
+      case keys::StreamEvent::kReconnect:
+        spdlog::warn("replication: {}; reconnecting", ev.message);
         return false;
       case keys::StreamEvent::kNone:
         break;
@@ -471,6 +498,7 @@ int Invalidator::run() {
       }
       backoff.reset();
     }
+    for (const auto& notice : schema_watch_.tick(Clock::now())) report(notice);
     // Servers that failed get their waiting keys again once their backoff has run out.
     deliverer_.retry_due();
     confirmed_ = std::max(confirmed_, deliverer_.acked_through());
