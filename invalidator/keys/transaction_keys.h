@@ -9,13 +9,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "config/choices.h"
 #include "invalidator/delivery/batch.h"
 #include "invalidator/keys/key_template.h"
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::keys {
 
-enum class TruncatePolicy { kFlushRegion, kIgnore, kHalt };
+using TruncatePolicy = config::TruncatePolicy;  // invalidator.truncate
 
 struct TransactionKeysOptions {
   std::map<std::string, std::vector<KeyTemplate>> tables;  // "schema.table" → templates
