@@ -1,6 +1,6 @@
 // Every config setting that picks one of a few names, as an enum with its names. config/ turns the
-// name into the enum once; the daemons compare enums. Header-only and free of JSON, so the pure
-// libraries (route, keys) can use these types as their own.
+// name into the enum once; the daemons compare enums. Header-only and free of JSON, so libraries
+// that do not link config (the invalidator's keys/) can take these types as their own.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +27,8 @@ inline constexpr std::string_view kHashModeNames[] = {"ketama", "ketama_weighted
 // lease/ acts on it (the md command it maps to), so it owns the type.
 using DeleteMode = lease::DeleteMode;
 inline constexpr std::string_view kDeleteModeNames[] = {"invalidate", "delete"};
+static_assert(static_cast<int>(DeleteMode::Invalidate) == 0 &&
+              static_cast<int>(DeleteMode::Remove) == 1);
 
 enum class TlsVersion { kTls12, kTls13 };
 inline constexpr std::string_view kTlsVersionNames[] = {"1.2", "1.3"};

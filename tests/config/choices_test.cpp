@@ -48,12 +48,28 @@ TEST(Choices, Defaults_AreTheDocumentedOnes) {
   EXPECT_EQ(c.invalidator->truncate, TruncatePolicy::kFlushRegion);
 }
 
+// Every name maps to a distinct value whose name it is.
+template <class E>
+void expect_round_trip() {
+  auto names = names_of(E{});
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto value = from_name<E>(names[i]);
+    ASSERT_TRUE(value) << names[i];
+    EXPECT_EQ(static_cast<size_t>(*value), i);
+    EXPECT_EQ(name_of(*value), names[i]);
+  }
+}
+
 TEST(Choices, NamesRoundTrip) {
-  for (auto level :
-       {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarn, LogLevel::kError})
-    EXPECT_EQ(from_name<LogLevel>(name_of(level)), level);
+  expect_round_trip<LogLevel>();
+  expect_round_trip<HashMode>();
+  expect_round_trip<DeleteMode>();
+  expect_round_trip<TlsVersion>();
+  expect_round_trip<SlotLostPolicy>();
+  expect_round_trip<ServerDownPolicy>();
+  expect_round_trip<TruncatePolicy>();
   EXPECT_EQ(name_of(DeleteMode::Remove), "delete");
-  EXPECT_EQ(name_of(TruncatePolicy::kHalt), "halt");
+  EXPECT_EQ(name_of(LogLevel::kError), "error");
   EXPECT_EQ(from_name<TlsVersion>("1.3"), TlsVersion::kTls13);
   EXPECT_FALSE(from_name<HashMode>("md5"));
 }
