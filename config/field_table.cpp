@@ -39,6 +39,43 @@ std::string bound(int64_t n) {
 
 std::string quoted(std::string_view s) { return "`" + std::string(s) + "`"; }
 
+// The docs' type column without ", required".
+std::string type_name(const FieldInfo& f) {
+  switch (f.type) {
+    case Type::kInteger:
+      return bound(f.min) + ".." + bound(f.max);
+    case Type::kBool:
+      return "bool";
+    case Type::kName:
+      return "string of `a-z` `0-9` `_`";
+    case Type::kPath:
+      return "path";
+    case Type::kDsn:
+      return "libpq DSN";
+    case Type::kPemFile:
+      return "PEM file";
+    case Type::kEndpoint:
+      return "`\"host:port\"`";
+    case Type::kOptionalEndpoint:
+      return "`\"host:port\"` or `null`";
+    case Type::kServers:
+      return "array of `\"host:port\"`";
+    case Type::kObject:
+      return "object";
+    case Type::kCustom:
+      return std::string(f.type_text);
+    case Type::kChoice: {
+      std::string names;
+      for (auto name : f.choices) names += (names.empty() ? "" : " ") + quoted(name);
+      return names;
+    }
+    case Type::kFromMember:
+    case Type::kString:
+      break;
+  }
+  return "string";
+}
+
 }  // namespace
 
 int read_value(const FieldInfo& f, JsonObject& o, int current) {
@@ -141,49 +178,7 @@ std::string show_value(const FieldInfo& f, const std::vector<HostPort>& value) {
 std::string show_choice(const FieldInfo& f, size_t value) { return quoted(f.choices[value]); }
 
 std::string type_text(const FieldInfo& f) {
-  std::string text;
-  switch (f.type) {
-    case Type::kInteger:
-      text = bound(f.min) + ".." + bound(f.max);
-      break;
-    case Type::kBool:
-      text = "bool";
-      break;
-    case Type::kName:
-      text = "string of `a-z` `0-9` `_`";
-      break;
-    case Type::kPath:
-      text = "path";
-      break;
-    case Type::kDsn:
-      text = "libpq DSN";
-      break;
-    case Type::kPemFile:
-      text = "PEM file";
-      break;
-    case Type::kEndpoint:
-      text = "`\"host:port\"`";
-      break;
-    case Type::kOptionalEndpoint:
-      text = "`\"host:port\"` or `null`";
-      break;
-    case Type::kServers:
-      text = "array of `\"host:port\"`";
-      break;
-    case Type::kChoice:
-      for (auto name : f.choices) text += (text.empty() ? "" : " ") + quoted(name);
-      break;
-    case Type::kObject:
-      text = "object";
-      break;
-    case Type::kCustom:
-      text = std::string(f.type_text);
-      break;
-    case Type::kFromMember:
-    case Type::kString:
-      text = "string";
-      break;
-  }
+  std::string text = type_name(f);
   return f.required ? text + ", required" : text;
 }
 
