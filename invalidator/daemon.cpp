@@ -63,9 +63,7 @@ keys::TransactionKeysOptions prepare(const config::DatacenterConfig& c,
   const auto& inv = *c.invalidator;
   keys::TransactionKeysOptions opt;
   opt.message_prefix = inv.message_prefix;
-  opt.truncate = inv.truncate == "ignore" ? keys::TruncatePolicy::kIgnore
-                 : inv.truncate == "halt" ? keys::TruncatePolicy::kHalt
-                                          : keys::TruncatePolicy::kFlushRegion;
+  opt.truncate = inv.truncate;
   for (const auto& [table, templates] : inv.tables) {
     auto identity = catalog.table_identity(table);
     opt.table_oids[table] = identity.oid;
@@ -227,7 +225,7 @@ void Invalidator::on_slot_lost(const std::string& why) {
   spdlog::error("replication slot {} is lost ({}): the changes since confirmed flush LSN {} cannot "
                 "be streamed any more, so this region's cache may keep stale values. {}",
                 src_.slot, why, pgoutput::format_lsn(confirmed_),
-                src_.on_slot_lost == "flush_region"
+                src_.on_slot_lost == config::SlotLostPolicy::kFlushRegion
                     ? "source.on_slot_lost is \"flush_region\": flushing every server of the "
                       "pool, then streaming from a new slot"
                     : "source.on_slot_lost is \"halt\": not streaming. Flush the region's "
@@ -476,7 +474,7 @@ int Invalidator::run() {
       reload();
     }
     if (slot_lost_) {
-      if (src_.on_slot_lost != "flush_region" || !recover_lost_slot()) {
+      if (src_.on_slot_lost != config::SlotLostPolicy::kFlushRegion || !recover_lost_slot()) {
         nap(std::chrono::milliseconds(cfg_.delivery.retry_max_ms));
         continue;
       }

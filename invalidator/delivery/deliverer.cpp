@@ -14,7 +14,7 @@ namespace mccache::invalidator::delivery {
 Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfig& cfg,
                      Metrics& metrics)
     : cfg_(cfg),
-      mode_(lease::delete_mode_from_name(cfg.mode).value_or(DeleteMode::Invalidate)),
+      mode_(cfg.mode),
       metrics_(metrics) {
   // The gutter's servers follow the pool's, as in Batch.
   for (const auto* list : {&pool.servers, &pool.gutter.servers})
@@ -83,7 +83,8 @@ void Deliverer::on_failure(size_t i, Clock::time_point attempt_started) {
   auto now = Clock::now();
   if (!server.waiting) server.waiting_since = now;
   server.waiting = true;
-  if (cfg_.on_server_down == "skip" && now - server.waiting_since >= server.backoff.climb()) {
+  if (cfg_.on_server_down == config::ServerDownPolicy::kSkip &&
+      now - server.waiting_since >= server.backoff.climb()) {
     // Weaker by choice of the operator: these keys may stay cached until they expire.
     size_t skipped = 0;
     for (auto parts = in_flight_.next_for(i, SIZE_MAX); !parts.empty();

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "config/choices.h"
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::keys {
@@ -36,7 +37,7 @@ struct SchemaNotice {
   std::string message;
 };
 
-enum class TruncatePolicy { kFlushRegion, kIgnore, kHalt };
+using TruncatePolicy = config::TruncatePolicy;  // invalidator.truncate
 // What the policy does to a change whose keys cannot be named, for notices: "flushes the region".
 const char* policy_consequence(TruncatePolicy policy);
 
