@@ -62,6 +62,12 @@ std::string FakeMemcached::execute(std::string_view request) {
       std::string_view data = request.substr(0, len);
       request.remove_prefix(std::min(request.size(), len + 2));
       out += meta_set(line.substr(3), data);
+    } else if (line.starts_with("set ")) {
+      auto args = split(line.substr(4));
+      size_t len = args.size() > 3 ? static_cast<size_t>(num(args[3])) : 0;
+      std::string_view data = request.substr(0, len);
+      request.remove_prefix(std::min(request.size(), len + 2));
+      out += text_set(line.substr(4), data);
     } else if (line.starts_with("md ")) {
       out += meta_delete(line.substr(3));
     } else if (line == "mn") {
@@ -112,6 +118,9 @@ std::string FakeMemcached::meta_get(std::string_view args) {
         break;
       case 'c':
         flags += " c" + std::to_string(item->cas);
+        break;
+      case 'k':
+        flags += " k" + key;
         break;
       case 't':
         // A fresh placeholder reports t-1 on 1.6.18, later fetches its real TTL.
@@ -192,6 +201,18 @@ std::string FakeMemcached::meta_delete(std::string_view args) {
     items_.erase(key);
   }
   return quiet ? "" : "HD\r\n";
+}
+
+std::string FakeMemcached::text_set(std::string_view args, std::string_view data) {
+  auto tokens = split(args);  // <key> <flags> <exptime> <bytes>
+  Item fresh;
+  fresh.value = std::string(data);
+  fresh.flags = static_cast<uint32_t>(num(tokens.at(1)));
+  int64_t exptime = num(tokens.at(2));
+  fresh.exptime = exptime == 0 ? 0 : now_s() + exptime;
+  fresh.cas = ++last_cas_;
+  items_[std::string(tokens.at(0))] = fresh;
+  return "STORED\r\n";
 }
 
 std::string FakeMemcached::stats() const {
