@@ -28,6 +28,16 @@ int64_t num(std::string_view s) {
 
 constexpr int64_t kEpochOffsetS = 1'700'000'000;  // so `stats time` looks like unix time
 
+// The data block after a storage line whose length is argument `length_arg` of `args`; taken off
+// the front of `request`.
+std::string_view data_block(std::string_view args, size_t length_arg, std::string_view& request) {
+  auto tokens = split(args);
+  size_t len = tokens.size() > length_arg ? static_cast<size_t>(num(tokens[length_arg])) : 0;
+  std::string_view data = request.substr(0, len);
+  request.remove_prefix(std::min(request.size(), len + 2));
+  return data;
+}
+
 }  // namespace
 
 FakeMemcached::FakeMemcached(const Clock& clock) : clock_(clock), started_at_s_(now_s()) {}
@@ -57,17 +67,9 @@ std::string FakeMemcached::execute(std::string_view request) {
     if (line.starts_with("mg ")) {
       out += meta_get(line.substr(3));
     } else if (line.starts_with("ms ")) {
-      auto args = split(line.substr(3));
-      size_t len = args.size() > 1 ? static_cast<size_t>(num(args[1])) : 0;
-      std::string_view data = request.substr(0, len);
-      request.remove_prefix(std::min(request.size(), len + 2));
-      out += meta_set(line.substr(3), data);
+      out += meta_set(line.substr(3), data_block(line.substr(3), 1, request));
     } else if (line.starts_with("set ")) {
-      auto args = split(line.substr(4));
-      size_t len = args.size() > 3 ? static_cast<size_t>(num(args[3])) : 0;
-      std::string_view data = request.substr(0, len);
-      request.remove_prefix(std::min(request.size(), len + 2));
-      out += text_set(line.substr(4), data);
+      out += text_set(line.substr(4), data_block(line.substr(4), 3, request));
     } else if (line.starts_with("md ")) {
       out += meta_delete(line.substr(3));
     } else if (line == "mn") {
