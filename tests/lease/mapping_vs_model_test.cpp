@@ -1,6 +1,6 @@
 // The proxy's lease-aware commands through the real core (tests/mcproxy/core/core_shell.h) over
-// FakeMemcached, against KeyLeaseModel: the scenarios, then random operation sequences
-// where both must agree at every step.
+// FakeMemcached, against KeyLeaseModel: the stale-set, herd, expiry and restart scenarios, then
+// random operation sequences where both must agree at every step.
 #include <gtest/gtest.h>
 
 #include <charconv>
