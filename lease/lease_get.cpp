@@ -1,7 +1,6 @@
 // lease-get command and reply classification.
 #include "lease/lease_get.h"
 
-#include "lease/client_reply.h"
 #include "lease/lease_token.h"
 #include "pool/meta_commands.h"
 
@@ -10,13 +9,7 @@ namespace mccache::lease {
 using pool::ReplyStatus;
 
 void append_lease_get_command(std::string& out, std::string_view key, const LeaseSettings& s) {
-  pool::MetaRequest::get(out, key)
-      .flag('v')
-      .flag('f')
-      .flag('c')
-      .flag('t')
-      .flag('N', s.lease_ttl_s)
-      .end();
+  pool::MetaRequest::get(out, key).flags("vfct").flag('N', s.lease_ttl_s).flag('k').end();
 }
 
 LeaseGetOutcome classify_lease_get(const pool::Reply& reply, BackendEpoch epoch) {
@@ -65,26 +58,6 @@ LeaseGetOutcome classify_lease_get(const pool::Reply& reply, BackendEpoch epoch)
   o.token = kHitToken;
   o.stale = false;
   return o;
-}
-
-void append_lease_get_block(std::string& out, std::string_view key, const LeaseGetOutcome& o) {
-  switch (o.kind) {
-    case LeaseGetKind::Hit:
-      append_value_block(out, key, o.client_flags, o.value);
-      return;
-    case LeaseGetKind::LeaseGranted:
-    case LeaseGetKind::HotMiss:
-      append_lvalue_block(out, key, o.token, o.client_flags, o.value);
-      return;
-    case LeaseGetKind::BackendError:
-      append_server_error(out, o.error);
-      return;
-  }
-}
-
-void append_lease_get_reply(std::string& out, std::string_view key, const LeaseGetOutcome& o) {
-  append_lease_get_block(out, key, o);
-  if (o.kind != LeaseGetKind::BackendError) out.append(kEnd);
 }
 
 }  // namespace mccache::lease

@@ -1,5 +1,6 @@
-// lease-get: the mg sent for it, what memcached's answer means for the client, and the client
-// reply bytes (mcrouter's MockMc semantics: token 0 hit, > 1 granted, 1 hot miss).
+// lease-get: the mg sent for it and what memcached's answer means for the client (mcrouter's
+// MockMc semantics: token 0 hit, > 1 granted, 1 hot miss). The client's bytes are the proxy
+// core's (mcproxy/core/reply_translate.cpp).
 #pragma once
 
 #include <cstdint>
@@ -12,8 +13,9 @@
 
 namespace mccache::lease {
 
-// "mg <key> v f c t N<lease_ttl>". N vivifies a miss into an empty placeholder that lives
-// lease_ttl seconds and hands this request the win (W); later requests see Z. One reply.
+// "mg <key> v f c t N<lease_ttl> k". N vivifies a miss into an empty placeholder that lives
+// lease_ttl seconds and hands this request the win (W); later requests see Z. k: the reply names
+// its key, so the proxy keeps no copy of it while the request is out. One reply.
 void append_lease_get_command(std::string& out, std::string_view key, const LeaseSettings& s);
 
 enum class LeaseGetKind {
@@ -39,11 +41,5 @@ struct LeaseGetOutcome {
 //   someone else holds) -> HotMiss, empty;   otherwise VA -> Hit;
 //   EN (vivify failed: memcached out of memory) -> HotMiss, so the client backs off and retries.
 LeaseGetOutcome classify_lease_get(const pool::Reply& reply, BackendEpoch epoch);
-
-// One key's block: "VALUE ..." / "LVALUE ..." (no END), or "SERVER_ERROR ...\r\n". For a
-// multi-key lease-get write each key's block, then kEnd.
-void append_lease_get_block(std::string& out, std::string_view key, const LeaseGetOutcome& o);
-// A whole single-key reply: the block followed by "END\r\n" (just SERVER_ERROR on error).
-void append_lease_get_reply(std::string& out, std::string_view key, const LeaseGetOutcome& o);
 
 }  // namespace mccache::lease

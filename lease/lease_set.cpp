@@ -1,7 +1,6 @@
 // lease-set planning, command and reply mapping.
 #include "lease/lease_set.h"
 
-#include "lease/client_reply.h"
 #include "pool/meta_commands.h"
 
 namespace mccache::lease {
@@ -36,21 +35,6 @@ LeaseSetResult classify_lease_set(const pool::Reply& reply) {
       return LeaseSetResult::NotStored;
     default:
       return LeaseSetResult::BackendError;
-  }
-}
-
-void append_lease_set_reply(std::string& out, LeaseSetResult result,
-                            std::string_view error_message) {
-  switch (result) {
-    case LeaseSetResult::Stored:
-      out.append(kStored);
-      return;
-    case LeaseSetResult::NotStored:
-      out.append(kNotStored);
-      return;
-    case LeaseSetResult::BackendError:
-      append_server_error(out, error_message);
-      return;
   }
 }
 

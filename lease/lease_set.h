@@ -37,11 +37,4 @@ enum class LeaseSetResult {
 
 LeaseSetResult classify_lease_set(const pool::Reply& reply);
 
-// "STORED\r\n" / "NOT_STORED\r\n" / "SERVER_ERROR <message>\r\n". STALE_STORED is never sent:
-// mcrouter's memcache answers it when it parks a voided lease's value as the new stale copy; we
-// never write a voided lease's value anywhere (it may be older than the stale copy it would
-// replace), so NOT_STORED is the truthful answer and mcrouter clients treat both as "not cached".
-void append_lease_set_reply(std::string& out, LeaseSetResult result,
-                            std::string_view error_message = "backend error");
-
 }  // namespace mccache::lease

@@ -1,7 +1,6 @@
 // Plain get and delete: commands and reply mapping.
 #include "lease/plain_ops.h"
 
-#include "lease/client_reply.h"
 #include "pool/meta_commands.h"
 
 namespace mccache::lease {
@@ -10,11 +9,11 @@ using pool::MetaRequest;
 using pool::ReplyStatus;
 
 void append_plain_get_command(std::string& out, std::string_view key) {
-  MetaRequest::get(out, key).flag('v').flag('f').flag('c').flag('t').end();
+  MetaRequest::get(out, key).flags("vfctk").end();
 }
 
 void append_touch_get_command(std::string& out, std::string_view key, int64_t exptime) {
-  MetaRequest::get(out, key).flag('v').flag('f').flag('c').flag('t').flag('T', exptime).end();
+  MetaRequest::get(out, key).flags("vfct").flag('T', exptime).flag('k').end();
 }
 
 void append_delete_command(std::string& out, std::string_view key, DeleteMode mode,
@@ -70,20 +69,6 @@ DeleteResult classify_delete(const pool::Reply& reply) {
       return DeleteResult::NotFound;
     default:
       return DeleteResult::BackendError;
-  }
-}
-
-void append_delete_reply(std::string& out, DeleteResult result, std::string_view error_message) {
-  switch (result) {
-    case DeleteResult::Deleted:
-      out.append(kDeleted);
-      return;
-    case DeleteResult::NotFound:
-      out.append(kNotFound);
-      return;
-    case DeleteResult::BackendError:
-      append_server_error(out, error_message);
-      return;
   }
 }
 

@@ -12,11 +12,12 @@
 
 namespace mccache::lease {
 
-// plain get/gets through the proxy: "mg <key> v f c t" (no N: a miss must not create a
-// placeholder; c and t are needed to give back a win, see below). One reply.
+// plain get/gets through the proxy: "mg <key> v f c t k" (no N: a miss must not create a
+// placeholder; c and t are needed to give back a win, see below; k names the key in the reply).
+// One reply.
 void append_plain_get_command(std::string& out, std::string_view key);
 
-// gat/gats through the proxy: "mg <key> v f c t T<exptime>", classified like a plain get (a text
+// gat/gats through the proxy: "mg <key> v f c t T<exptime> k", classified like a plain get (a text
 // `gat` would return a stale copy as a hit). Touching a stale copy extends it; harmless, as a
 // stale copy is only ever served to lease-get hot misses. One reply.
 void append_touch_get_command(std::string& out, std::string_view key, int64_t exptime);
@@ -57,8 +58,5 @@ enum class DeleteResult { Deleted, NotFound, BackendError };
 
 // `reply` answers append_delete_command (not quiet): HD -> Deleted, NF -> NotFound.
 DeleteResult classify_delete(const pool::Reply& reply);
-// "DELETED\r\n" / "NOT_FOUND\r\n" / "SERVER_ERROR <message>\r\n".
-void append_delete_reply(std::string& out, DeleteResult result,
-                         std::string_view error_message = "backend error");
 
 }  // namespace mccache::lease

@@ -35,6 +35,11 @@ class MetaRequest {
     out_.push_back(f);
     return *this;
   }
+  // Bare flags, one per letter: flags("vfc") is " v f c".
+  MetaRequest& flags(std::string_view letters) {
+    for (char f : letters) flag(f);
+    return *this;
+  }
   template <std::integral T>
   MetaRequest& flag(char f, T number) {
     flag(f);

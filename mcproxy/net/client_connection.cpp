@@ -38,7 +38,7 @@ void ClientConnection::apply_limits() {
 }
 
 void ClientConnection::drain() {
-  if (closed_) return;
+  if (closed()) return;
   quitting_ = true;
   // flush() closes the connection once nothing is outstanding and everything is written.
   worker_.want_flush(*this);
@@ -91,7 +91,7 @@ void ClientConnection::start() {
 }
 
 void ClientConnection::read() {
-  if (reading_ || closed_ || quitting_) return;
+  if (reading_ || closed() || quitting_) return;
   reading_ = true;
   if (tls_ && tls_->has_buffered()) {
     // Decrypted bytes already wait inside OpenSSL; the socket may never become readable again.
@@ -109,7 +109,7 @@ void ClientConnection::read() {
 
 void ClientConnection::on_readable(const boost::system::error_code& ec) {
   reading_ = false;
-  if (closed_) return;
+  if (closed()) return;
   if (ec) {
     close();
     return;
@@ -131,7 +131,7 @@ void ClientConnection::on_readable(const boost::system::error_code& ec) {
   in_len_ += n;
   bump(worker_.counters().bytes_in, n);
   process();
-  if (closed_) return;
+  if (closed()) return;
   worker_.want_flush(*this);
   maybe_resume();
 }
@@ -139,7 +139,7 @@ void ClientConnection::on_readable(const boost::system::error_code& ec) {
 void ClientConnection::process() {
   std::string_view input(in_.data(), in_len_);
   size_t used = 0;
-  while (used < input.size() && !quitting_ && !closed_) {
+  while (used < input.size() && !quitting_ && !closed()) {
     if (!may_parse(flow_limits_, flow())) {
       parse_paused_ = true;  // maybe_resume() goes on once replies drain
       break;
@@ -160,7 +160,7 @@ void ClientConnection::process() {
       }
       continue;
     }
-    worker_.dispatch(*this, request_);
+    worker_.plan(*this, request_);
     used += step.consumed;
   }
   if (used > 0) {
@@ -170,34 +170,22 @@ void ClientConnection::process() {
 }
 
 void ClientConnection::maybe_resume() {
-  if (quitting_ || closed_) return;
+  if (quitting_ || closed()) return;
   if (parse_paused_) {
     // Requests already read come first; no readability event will announce them again.
     if (!may_parse(flow_limits_, flow())) return;
     parse_paused_ = false;
     process();
-    if (closed_) return;
+    if (closed()) return;
     worker_.want_flush(*this);
     if (parse_paused_ || quitting_) return;
   }
   if (may_read(flow_limits_, flow())) read();
 }
 
-void ClientConnection::reply_now(size_t request_bytes, std::string_view bytes) {
-  uint64_t seq = replies_.reserve(request_bytes);
-  replies_.buffer_for(seq).append(bytes);
-  replies_.complete(seq);
-}
-
-void ClientConnection::reply_done(uint64_t seq) {
-  if (closed_) return;
-  replies_.complete(seq);
-  worker_.want_flush(*this);
-}
-
 void ClientConnection::flush() {
-  if (closed_) return;
-  auto& out = replies_.output();
+  if (closed()) return;
+  auto& out = replies().output();
   if (!writing_ && !out.empty()) {
     bump(worker_.counters().bytes_out, out.size());
     // Try a direct non-blocking write first: usually the socket takes it all and no async
@@ -221,7 +209,7 @@ void ClientConnection::flush() {
       wait_writable();
     }
   }
-  if (!writing_ && quitting_ && replies_.open_slots() == 0) {
+  if (!writing_ && quitting_ && replies().open_slots() == 0) {
     close();
     return;
   }
@@ -240,7 +228,7 @@ void ClientConnection::wait_writable() {
 }
 
 void ClientConnection::on_writable(const boost::system::error_code& ec) {
-  if (closed_) return;
+  if (closed()) return;
   if (ec) {
     close();
     return;
@@ -277,7 +265,7 @@ void ClientConnection::on_writable(const boost::system::error_code& ec) {
 }
 
 bool ClientConnection::cut_off_if_stalled(Clock::time_point now) {
-  if (closed_ || !writing_) return false;
+  if (closed() || !writing_) return false;
   if (!must_cut_off(flow_limits_, unsent_reply_bytes(), last_write_progress_, now)) return false;
   bump(worker_.counters().clients_cut_off);
   close();
@@ -285,8 +273,8 @@ bool ClientConnection::cut_off_if_stalled(Clock::time_point now) {
 }
 
 void ClientConnection::close() {
-  if (closed_) return;
-  closed_ = true;
+  if (closed()) return;
+  mark_closed();
   if (tls_) tls_->shutdown();
   boost::system::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -295,12 +283,12 @@ void ClientConnection::close() {
 }
 
 void ClientConnection::release() {
-  --refs_;
+  core::Session::release();
   maybe_forget();
 }
 
 void ClientConnection::maybe_forget() {
-  if (closed_ && refs_ == 0 && !forgotten_) {
+  if (forgettable() && !forgotten_) {
     forgotten_ = true;
     worker_.forget(this);
   }

@@ -50,7 +50,10 @@ std::shared_ptr<const LiveConfig> build_live_config(const config::DatacenterConf
   auto live = std::make_shared<LiveConfig>(LiveConfig{
       .datacenter = config.datacenter,
       .proxy = proxy,
-      .leases = lease_settings_of(proxy.leases),
+      .settings = core::Settings{.leases = lease_settings_of(proxy.leases),
+                                 .gutter_leases = {},
+                                 .gutter_ttl_s = 0,
+                                 .admin_commands = proxy.admin_commands},
       .placement = pool::Placement(config.pool),
       .pool = pool::ServerPool(config.pool.servers, down_after, before),
   });
@@ -58,12 +61,12 @@ std::shared_ptr<const LiveConfig> build_live_config(const config::DatacenterConf
   if (config.pool.gutter.enabled()) {
     live->gutter.emplace(config.pool.gutter.servers, down_after, before);
     live->gutter_stats = stats_for(*live->gutter, workers, previous);
-    live->gutter_ttl_s = static_cast<uint32_t>(config.pool.gutter.ttl_s);
-    auto& g = live->gutter_leases;
-    g = live->leases;
+    auto& s = live->settings;
+    s.gutter_ttl_s = static_cast<uint32_t>(config.pool.gutter.ttl_s);
+    s.gutter_leases = s.leases;
     // Nothing on the gutter outlives ttl_s: not a lease placeholder, not a stale copy.
-    g.lease_ttl_s = std::min(g.lease_ttl_s, live->gutter_ttl_s);
-    g.stale_ttl_s = std::min(g.stale_ttl_s, live->gutter_ttl_s);
+    s.gutter_leases.lease_ttl_s = std::min(s.leases.lease_ttl_s, s.gutter_ttl_s);
+    s.gutter_leases.stale_ttl_s = std::min(s.leases.stale_ttl_s, s.gutter_ttl_s);
   }
   return live;
 }

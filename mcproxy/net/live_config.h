@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "lease/settings.h"
+#include "mcproxy/core/context.h"
 #include "mcproxy/net/metrics.h"
 #include "pool/placement.h"
 #include "pool/server_pool.h"
@@ -21,7 +21,9 @@ namespace mccache::net {
 struct LiveConfig {
   std::string datacenter;
   config::ProxyConfig proxy;
-  lease::LeaseSettings leases;
+  // What the core plans and translates with: lease settings (the gutter's capped), gutter TTL,
+  // admin commands.
+  core::Settings settings;
   // Where each key goes (pool server, or its gutter stand-in), over the servers below.
   pool::Placement placement;
   pool::ServerPool pool;
@@ -29,9 +31,6 @@ struct LiveConfig {
   // The gutter: where a down pool server's keys go; absent when not configured.
   std::optional<pool::ServerPool> gutter{};
   std::vector<std::shared_ptr<ServerStats>> gutter_stats{};  // [gutter server]
-  uint32_t gutter_ttl_s = 0;
-  // The lease settings for gutter servers: lease and stale TTLs capped at gutter_ttl_s.
-  lease::LeaseSettings gutter_leases{};
 };
 
 // Builds the live config of `config` for `workers` threads. Servers that `previous` already

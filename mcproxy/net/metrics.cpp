@@ -52,37 +52,6 @@ prometheus::ClientMetric value_metric(double v, prometheus::MetricType type,
 
 }  // namespace
 
-Result result_of(const pool::Reply& r) {
-  using pool::ReplyStatus;
-  switch (r.status) {
-    case ReplyStatus::kValue:
-    case ReplyStatus::kHeader:
-    case ReplyStatus::kNoop:
-    case ReplyStatus::kTextValues:
-    case ReplyStatus::kStats:
-      return Result::kOk;
-    case ReplyStatus::kMiss:
-      return Result::kMiss;
-    case ReplyStatus::kNotFound:
-      return Result::kNotFound;
-    case ReplyStatus::kNotStored:
-      return Result::kNotStored;
-    case ReplyStatus::kExists:
-      return Result::kExists;
-    case ReplyStatus::kServerError:
-      return Result::kServerError;
-    case ReplyStatus::kError:
-    case ReplyStatus::kClientError:
-      return Result::kClientError;
-    case ReplyStatus::kText:
-      if (r.line == "NOT_STORED") return Result::kNotStored;
-      if (r.line == "EXISTS") return Result::kExists;
-      if (r.line == "NOT_FOUND") return Result::kNotFound;
-      return Result::kOk;
-  }
-  return Result::kOk;
-}
-
 std::vector<prometheus::MetricFamily> ProxyMetrics::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;

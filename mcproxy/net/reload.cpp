@@ -82,7 +82,7 @@ std::shared_ptr<const LiveConfig> reload_live_config(const std::string& path,
                path, live->pool.size(), missing_from(live->pool, &running.pool),
                missing_from(running.pool, &live->pool),
                new_gutter ? std::to_string(new_gutter->size()) + " server(s), ttl_s " +
-                                std::to_string(live->gutter_ttl_s) +
+                                std::to_string(live->settings.gutter_ttl_s) +
                                 " (added: " + missing_from(*new_gutter, old_gutter) + ")"
                           : std::string("off"));
   return live;

@@ -36,6 +36,10 @@ Worker::Worker(int id, SharedState& shared, std::shared_ptr<const LiveConfig> li
       drain_timer_(io_),
       accept_pause_timer_(io_),
       counters_(std::make_unique<WorkerCounters>()) {
+  ctx_.settings = &live_->settings;
+  ctx_.counters = counters_.get();
+  ctx_.flushes = &flushes_;
+  touch_clock();
   for (size_t s = 0; s < live_->pool.size(); ++s)
     links_.push_back(make_link(live_->pool.shared(s), live_->pool_stats[s], false));
   if (live_->gutter) {
@@ -162,6 +166,7 @@ void Worker::apply(std::shared_ptr<const LiveConfig> next) {
     links_.clear();
     gutter_links_.clear();
     live_ = std::move(next);
+    ctx_.settings = &live_->settings;
     const auto per_server = static_cast<size_t>(live_->proxy.backend.connections_per_server);
     auto adopt = [&](const pool::ServerPool& pool,
                      const std::vector<std::shared_ptr<ServerStats>>& stats, bool gutter,
@@ -319,18 +324,12 @@ void Worker::watch_writer(ClientConnection& client) {
 }
 
 void Worker::want_flush(ClientConnection& client) {
-  if (client.flush_queued) return;
-  client.flush_queued = true;
-  client.add_ref();
-  dirty_clients_.push_back(&client);
+  flushes_.session(client);
   schedule_flush();
 }
 
-void Worker::want_flush(BackendConnection& backend) {
-  if (backend.flush_queued) return;
-  backend.flush_queued = true;
-  dirty_backends_.push_back(&backend);
-  schedule_flush();
+void Worker::flush_soon() {
+  if (!flushes_.empty()) schedule_flush();
 }
 
 void Worker::schedule_flush() {
@@ -343,69 +342,24 @@ void Worker::schedule_flush() {
 
 void Worker::flush_all() {
   flush_posted_ = false;
-  // Backends first: requests go out before we spend time writing replies.
-  for (size_t i = 0; i < dirty_backends_.size(); ++i) {
-    dirty_backends_[i]->flush_queued = false;
-    dirty_backends_[i]->flush();
+  // Backends first: requests go out before we spend time writing replies. Every channel and
+  // session on the lists is one of this worker's connections.
+  auto& channels = flushes_.channels();
+  for (size_t i = 0; i < channels.size(); ++i) {
+    channels[i]->flush_queued = false;
+    static_cast<BackendConnection*>(channels[i])->flush();
   }
-  dirty_backends_.clear();
-  for (size_t i = 0; i < dirty_clients_.size(); ++i) {
-    auto* c = dirty_clients_[i];
+  channels.clear();
+  auto& sessions = flushes_.sessions();
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    auto* c = static_cast<ClientConnection*>(sessions[i]);
     c->flush_queued = false;
     c->flush();
     c->release();
   }
-  dirty_clients_.clear();
-}
-
-Worker::Route Worker::route(std::string_view key) {
-  pool::Target to = live_->placement.route(
-      key, [this](size_t server) { return links_[server]->server->health.down(); });
-  if (!to.gutter) return {links_[to.server].get(), false};
-  bump(counters_->gutter_routed);
-  return {gutter_links_[to.server].get(), true};
-}
-
-BackendConnection* Worker::backend_for(ServerLink& link) {
-  if (link.server->health.down()) return nullptr;
-  auto& conns = link.conns;
-  size_t n = conns.size();
-  for (size_t tries = 0; tries < n; ++tries) {
-    size_t i = link.next++ % n;
-    if (conns[i]->accepts_requests()) return conns[i].get();
-  }
-  return nullptr;
-}
-
-BackendConnection* Worker::backend_for_lease(ServerLink& link, bool lease_get) {
-  if (link.server->health.down()) return nullptr;
-  auto& conns = link.conns;
-  size_t n = conns.size();
-  for (size_t tries = 0; tries < n; ++tries) {
-    size_t i = link.next++ % n;
-    BackendConnection& b = *conns[i];
-    if (lease_get ? b.can_answer_lease_get() : b.accepts_requests() && b.epoch()) return &b;
-  }
-  return nullptr;
-}
-
-void Worker::on_backend_failure(ServerLink& link) {
-  if (!link.server->health.record_failure()) return;
-  if (link.gutter) {
-    spdlog::error("gutter server {} marked down after {} consecutive failures; keys it would "
-                  "hold for down servers get SERVER_ERROR until a probe reconnects",
-                  link.server->name, live_->proxy.backend.failures_until_down);
-  } else {
-    spdlog::error("server {} marked down after {} consecutive failures; its keys {} until a probe "
-                  "reconnects",
-                  link.server->name, live_->proxy.backend.failures_until_down,
-                  live_->gutter ? "go to the gutter pool" : "get SERVER_ERROR");
-  }
-}
-
-void Worker::on_backend_success(ServerLink& link) {
-  if (link.server->health.record_success())
-    spdlog::info("{}server {} is back up", link.gutter ? "gutter " : "", link.server->name);
+  sessions.clear();
+  // Writing replies may have let paused clients send more requests.
+  flush_soon();
 }
 
 }  // namespace mccache::net

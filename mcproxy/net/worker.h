@@ -1,6 +1,8 @@
 // One proxy thread: its io_context, its own SO_REUSEPORT acceptor, its clients and its backend
-// connections. Nothing here is touched by another thread except through posts to io() (stop,
-// drain, apply a reloaded config) and the shared server health.
+// connections, and the core context they share (settings, counters, time, the flush list). The
+// core sees the thread's backends through core::Backends. Nothing here is touched by another
+// thread except through posts to io() (stop, drain, apply a reloaded config) and the shared
+// server health.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -15,7 +17,8 @@
 #include <vector>
 
 #include "config/proxy_config.h"
-#include "lease/settings.h"
+#include "mcproxy/core/context.h"
+#include "mcproxy/core/request_plan.h"
 #include "mcproxy/net/backend_connection.h"
 #include "mcproxy/net/client_connection.h"
 #include "mcproxy/net/tls.h"
@@ -32,7 +35,7 @@ struct SharedState {
   Clock::time_point started = Clock::now();
 };
 
-class Worker {
+class Worker final : public core::Backends {
  public:
   Worker(int id, SharedState& shared, std::shared_ptr<const LiveConfig> live);
   Worker(const Worker&) = delete;
@@ -52,21 +55,26 @@ class Worker {
 
   boost::asio::io_context& io() { return io_; }
   const config::ProxyConfig& config() const { return live_->proxy; }
-  const lease::LeaseSettings& lease_settings() const { return live_->leases; }
-  const lease::LeaseSettings& lease_settings_for(const ServerLink& link) const {
-    return link.gutter ? live_->gutter_leases : live_->leases;
-  }
   WorkerCounters& counters() { return *counters_; }
   const WorkerCounters* counters_ptr() const { return counters_.get(); }
+  core::Context& core_context() { return ctx_; }
   Clock::time_point now() const { return now_; }
-  void touch_clock() { now_ = Clock::now(); }
+  // The time of this wake-up, for the shell and the core alike.
+  void touch_clock();
 
-  // Routes one parsed request of `client` (dispatch.cpp).
-  void dispatch(ClientConnection& client, const protocol::Request& request);
+  // Hands one parsed request of `client` to the core (backends.cpp).
+  void plan(ClientConnection& client, const protocol::Request& request);
+
+  // core::Backends (backends.cpp).
+  pool::Target route(std::string_view key) override;
+  core::BackendChannel* channel(pool::Target to, core::Need need) override;
+  const pool::Server& server(pool::Target to) const override;
+  size_t servers(bool gutter) const override;
 
   // Batching: connections with bytes to send are flushed once, after this wake-up's handlers.
   void want_flush(ClientConnection& client);
-  void want_flush(BackendConnection& backend);
+  // Flushes whatever the core left on the flush list, after this wake-up's handlers.
+  void flush_soon();
   void forget(ClientConnection* client);
   // A client has a write in flight: tick() checks it is still reading (guards.h, must_cut_off).
   void watch_writer(ClientConnection& client);
@@ -74,13 +82,6 @@ class Worker {
   void on_backend_success(ServerLink& link);
 
  private:
-  // Where a key is sent: its pool server, or while that one is marked down and a gutter is
-  // configured, the gutter server ketama picks for it.
-  struct Route {
-    ServerLink* link;
-    bool gutter;
-  };
-
   void accept();
   void on_accept_error(const boost::system::error_code& ec);
   void tick();
@@ -92,18 +93,9 @@ class Worker {
   void free_finished_backends();
   std::unique_ptr<ServerLink> make_link(const std::shared_ptr<pool::Server>& server,
                                         const std::shared_ptr<ServerStats>& stats, bool gutter);
-  Route route(std::string_view key);
-  BackendConnection* backend_for(ServerLink& link);
-  // A connection of `link` whose lease epoch is known (lease-set needs one to check a token)
-  // or, for a lease-get, will be known before its reply (lease/backend_epoch.h).
-  BackendConnection* backend_for_lease(ServerLink& link, bool lease_get);
-  void dispatch_lease_set(ClientConnection& client, const protocol::Request& request);
-  void reply_backend_down(ClientConnection& client, const protocol::Request& request,
-                          const ServerLink& link, uint64_t seq, bool say_it, bool lease_command);
-  void dispatch_retrieval(ClientConnection& client, const protocol::Request& request);
-  void dispatch_broadcast(ClientConnection& client, const protocol::Request& request);
-  void forward(ClientConnection& client, const protocol::Request& request, const Route& to,
-               ReplyAction action, uint64_t seq);
+  ServerLink& link_of(pool::Target to) const {
+    return to.gutter ? *gutter_links_[to.server] : *links_[to.server];
+  }
   void reply_stats(ClientConnection& client, const protocol::Request& request);
 
   int id_;
@@ -120,9 +112,9 @@ class Worker {
   std::vector<std::unique_ptr<ServerLink>> gutter_links_;  // [gutter server]
   std::vector<std::unique_ptr<ServerLink>> retired_links_;  // servers a reload dropped
   std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> clients_;
-  std::vector<ClientConnection*> dirty_clients_;
   std::vector<std::shared_ptr<ClientConnection>> writers_;  // see watch_writer()
-  std::vector<BackendConnection*> dirty_backends_;
+  core::Flushes flushes_;
+  core::Context ctx_;
   bool flush_posted_ = false;
   bool running_ = false;
   bool draining_ = false;

@@ -28,6 +28,16 @@ int64_t num(std::string_view s) {
 
 constexpr int64_t kEpochOffsetS = 1'700'000'000;  // so `stats time` looks like unix time
 
+// The data block after a storage line whose length is argument `length_arg` of `args`; taken off
+// the front of `request`.
+std::string_view data_block(std::string_view args, size_t length_arg, std::string_view& request) {
+  auto tokens = split(args);
+  size_t len = tokens.size() > length_arg ? static_cast<size_t>(num(tokens[length_arg])) : 0;
+  std::string_view data = request.substr(0, len);
+  request.remove_prefix(std::min(request.size(), len + 2));
+  return data;
+}
+
 }  // namespace
 
 FakeMemcached::FakeMemcached(const Clock& clock) : clock_(clock), started_at_s_(now_s()) {}
@@ -57,11 +67,9 @@ std::string FakeMemcached::execute(std::string_view request) {
     if (line.starts_with("mg ")) {
       out += meta_get(line.substr(3));
     } else if (line.starts_with("ms ")) {
-      auto args = split(line.substr(3));
-      size_t len = args.size() > 1 ? static_cast<size_t>(num(args[1])) : 0;
-      std::string_view data = request.substr(0, len);
-      request.remove_prefix(std::min(request.size(), len + 2));
-      out += meta_set(line.substr(3), data);
+      out += meta_set(line.substr(3), data_block(line.substr(3), 1, request));
+    } else if (line.starts_with("set ")) {
+      out += text_set(line.substr(4), data_block(line.substr(4), 3, request));
     } else if (line.starts_with("md ")) {
       out += meta_delete(line.substr(3));
     } else if (line == "mn") {
@@ -112,6 +120,9 @@ std::string FakeMemcached::meta_get(std::string_view args) {
         break;
       case 'c':
         flags += " c" + std::to_string(item->cas);
+        break;
+      case 'k':
+        flags += " k" + key;
         break;
       case 't':
         // A fresh placeholder reports t-1 on 1.6.18, later fetches its real TTL.
@@ -192,6 +203,18 @@ std::string FakeMemcached::meta_delete(std::string_view args) {
     items_.erase(key);
   }
   return quiet ? "" : "HD\r\n";
+}
+
+std::string FakeMemcached::text_set(std::string_view args, std::string_view data) {
+  auto tokens = split(args);  // <key> <flags> <exptime> <bytes>
+  Item fresh;
+  fresh.value = std::string(data);
+  fresh.flags = static_cast<uint32_t>(num(tokens.at(1)));
+  int64_t exptime = num(tokens.at(2));
+  fresh.exptime = exptime == 0 ? 0 : now_s() + exptime;
+  fresh.cas = ++last_cas_;
+  items_[std::string(tokens.at(0))] = fresh;
+  return "STORED\r\n";
 }
 
 std::string FakeMemcached::stats() const {

@@ -1,6 +1,7 @@
-// A tiny in-test simulation of memcached 1.6.18's meta commands, limited to what lease/ sends
-// (mg v f c t N q, ms C F T q, md I T C q, mn, stats) and to the behaviour measured on this
-// machine's memcached (see testdata/capture_meta_replies.py):
+// A tiny in-test simulation of memcached 1.6.18's meta commands, limited to what the proxy sends
+// for lease-aware commands (mg v f c t N T k q, ms C F T q, md I T C q, mn, stats, and a text
+// `set`) and to the behaviour measured on this machine's memcached
+// (see testdata/capture_meta_replies.py):
 //  * mg N<ttl> on a miss creates an empty placeholder and answers W; later mg see Z;
 //  * md I T<s> keeps a stale copy, bumps the CAS and frees the win; the first mg of a stale
 //    item gets X W, later ones Z X;
@@ -46,6 +47,7 @@ class FakeMemcached {
   std::string meta_get(std::string_view args);
   std::string meta_set(std::string_view args, std::string_view data);
   std::string meta_delete(std::string_view args);
+  std::string text_set(std::string_view args, std::string_view data);
 
   const Clock& clock_;
   std::map<std::string, Item> items_;

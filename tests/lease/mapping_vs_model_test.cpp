@@ -1,37 +1,142 @@
-// The meta mapping (through LeaseProxyHarness and FakeMemcached) against KeyLeaseModel: the
-// issue's scenarios, then random operation sequences where both must agree at every step.
+// The proxy's lease-aware commands through the real core (tests/mcproxy/core/core_shell.h) over
+// FakeMemcached, against KeyLeaseModel: the stale-set, herd, expiry and restart scenarios, then
+// random operation sequences where both must agree at every step.
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <optional>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "fake_clock.h"
 #include "fake_memcached.h"
 #include "lease/key_lease_model.h"
 #include "lease/lease_token.h"
-#include "lease_proxy_harness.h"
+#include "tests/mcproxy/core/core_shell.h"
 
 namespace mccache::lease {
 namespace {
 
 using std::chrono::seconds;
-using testing::ClientLeaseGet;
 using testing::FakeClock;
 using testing::FakeMemcached;
-using testing::LeaseProxyHarness;
-using testing::parse_client_lease_get;
 
 constexpr LeaseSettings kSettings{.lease_ttl_s = 10, .stale_ttl_s = 5};
+
+// A client's view of a lease-get reply, parsed back from the bytes the proxy wrote.
+struct ClientLeaseGet {
+  LeaseGetKind kind = LeaseGetKind::BackendError;
+  uint64_t token = 0;
+  uint32_t client_flags = 0;
+  std::string value;
+};
+
+uint64_t to_u64(std::string_view s) {
+  uint64_t v = 0;
+  std::from_chars(s.data(), s.data() + s.size(), v);
+  return v;
+}
+
+ClientLeaseGet parse_client_lease_get(std::string_view reply) {
+  ClientLeaseGet r;
+  size_t eol = reply.find("\r\n");
+  std::string_view line = reply.substr(0, eol);
+  std::vector<std::string_view> f;
+  for (size_t i = 0; i <= line.size();) {
+    size_t j = line.find(' ', i);
+    if (j == std::string_view::npos) j = line.size();
+    f.push_back(line.substr(i, j - i));
+    i = j + 1;
+  }
+  size_t bytes = 0;
+  if (f[0] == "VALUE" && f.size() == 4) {
+    r.kind = LeaseGetKind::Hit;
+    r.client_flags = static_cast<uint32_t>(to_u64(f[2]));
+    bytes = to_u64(f[3]);
+  } else if (f[0] == "LVALUE" && f.size() == 5) {
+    r.token = to_u64(f[2]);
+    r.kind = r.token == 1 ? LeaseGetKind::HotMiss : LeaseGetKind::LeaseGranted;
+    r.client_flags = static_cast<uint32_t>(to_u64(f[3]));
+    bytes = to_u64(f[4]);
+  } else {
+    return r;
+  }
+  r.value = std::string(reply.substr(eol + 2, bytes));
+  if (reply.substr(eol + 2 + bytes) != "\r\nEND\r\n") r.kind = LeaseGetKind::BackendError;
+  return r;
+}
+
+// One proxy with one connection to `backend`: each request's backend bytes go to the fake and
+// its answers come back, until the core has nothing more to send. Only bytes move here.
+class Proxy {
+ public:
+  Proxy(FakeMemcached& backend, LeaseSettings leases,
+        config::HostPort server = {"127.0.0.1", 11211})
+      : backend_(backend),
+        shell_({server}, core::Settings{.leases = leases,
+                                        .gutter_leases = leases,
+                                        .gutter_ttl_s = 0,
+                                        .admin_commands = false}) {
+    connect();
+  }
+
+  // What the proxy does on (re)connect: the core's `stats` probe reads the backend epoch.
+  void connect() {
+    shell_.fail(0, "reconnecting");
+    shell_.connect(0);
+    pump();
+  }
+
+  std::string request(const std::string& bytes) {
+    shell_.send(bytes);
+    pump();
+    return shell_.take_output();
+  }
+  std::string lease_get(const std::string& key) { return request("lease-get " + key + "\r\n"); }
+  std::string lease_set(const std::string& key, uint64_t token, uint32_t flags, int64_t exptime,
+                        const std::string& value) {
+    return request("lease-set " + key + " " + std::to_string(token) + " " + std::to_string(flags) +
+                   " " + std::to_string(exptime) + " " + std::to_string(value.size()) + "\r\n" +
+                   value + "\r\n");
+  }
+  std::string get(const std::string& key) { return request("get " + key + "\r\n"); }
+  std::string gets(const std::string& key) { return request("gets " + key + "\r\n"); }
+  std::string set(const std::string& key, const std::string& value, uint32_t flags = 0) {
+    return request("set " + key + " " + std::to_string(flags) + " 0 " +
+                   std::to_string(value.size()) + "\r\n" + value + "\r\n");
+  }
+  // delete through the proxy; `mode` is the configured delete_mode for this one request.
+  std::string del(const std::string& key, std::optional<DeleteMode> mode = std::nullopt) {
+    auto& leases = shell_.settings().leases;
+    DeleteMode configured = leases.delete_mode;
+    leases.delete_mode = mode.value_or(configured);
+    std::string reply = request("delete " + key + "\r\n");
+    leases.delete_mode = configured;
+    return reply;
+  }
+
+  size_t backend_commands() const { return backend_.commands_seen(); }
+
+ private:
+  void pump() {
+    for (std::string out = shell_.take_written(0); !out.empty(); out = shell_.take_written(0))
+      shell_.answer(0, backend_.execute(out));
+  }
+
+  FakeMemcached& backend_;
+  core::testing::CoreShell shell_;
+};
 
 struct Cluster {
   explicit Cluster(LeaseSettings settings = kSettings) : proxy(memcached, settings) {}
 
   FakeClock clock;
   FakeMemcached memcached{clock};
-  LeaseProxyHarness proxy;
+  Proxy proxy;
 
   ClientLeaseGet lease_get(std::string_view key) {
-    return parse_client_lease_get(proxy.lease_get(key));
+    return parse_client_lease_get(proxy.lease_get(std::string(key)));
   }
 };
 
@@ -127,7 +232,7 @@ TEST(LeaseMappingScenario, TokenFromBeforeAMemcachedRestart_IsRefusedWithoutABac
 
 TEST(LeaseMappingScenario, TwoProxiesOnOnePool_AcceptEachOthersTokens) {
   Cluster c;
-  LeaseProxyHarness other(c.memcached, kSettings);
+  Proxy other(c.memcached, kSettings);
   ClientLeaseGet a = c.lease_get("k");
   EXPECT_EQ(parse_client_lease_get(other.lease_get("k")).kind, LeaseGetKind::HotMiss);
   EXPECT_EQ(other.lease_set("k", a.token, 0, 0, "v"), "STORED\r\n");
@@ -136,7 +241,7 @@ TEST(LeaseMappingScenario, TwoProxiesOnOnePool_AcceptEachOthersTokens) {
 
 TEST(LeaseMappingScenario, ProxyNamingTheServerDifferently_RefusesTheToken) {
   Cluster c;
-  LeaseProxyHarness other(c.memcached, kSettings, "localhost:11211");
+  Proxy other(c.memcached, kSettings, {"localhost", 11211});
   ClientLeaseGet a = c.lease_get("k");
   EXPECT_EQ(other.lease_set("k", a.token, 0, 0, "v"), "NOT_STORED\r\n");
 }

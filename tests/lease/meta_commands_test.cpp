@@ -1,10 +1,11 @@
 // Exact bytes of the meta commands lease/ asks the proxy to send.
-#include "lease/lease_get.h"
-#include "lease/lease_set.h"
-#include "lease/plain_ops.h"
 #include "pool/meta_commands.h"
 
 #include <gtest/gtest.h>
+
+#include "lease/lease_get.h"
+#include "lease/lease_set.h"
+#include "lease/plain_ops.h"
 
 namespace mccache::lease {
 namespace {
@@ -12,19 +13,19 @@ namespace {
 TEST(LeaseMetaCommands, LeaseGet_VivifiesWithTheLeaseTtl_AndAsksValueFlagsCasTtl) {
   std::string out;
   append_lease_get_command(out, "user:1", LeaseSettings{.lease_ttl_s = 10});
-  EXPECT_EQ(out, "mg user:1 v f c t N10\r\n");
+  EXPECT_EQ(out, "mg user:1 v f c t N10 k\r\n");
 }
 
 TEST(LeaseMetaCommands, PlainGet_NeverVivifies) {
   std::string out;
   append_plain_get_command(out, "k");
-  EXPECT_EQ(out, "mg k v f c t\r\n");
+  EXPECT_EQ(out, "mg k v f c t k\r\n");
 }
 
 TEST(LeaseMetaCommands, TouchGet_TouchesWithoutVivifying) {
   std::string out;
   append_touch_get_command(out, "k", 60);
-  EXPECT_EQ(out, "mg k v f c t T60\r\n");
+  EXPECT_EQ(out, "mg k v f c t T60 k\r\n");
 }
 
 TEST(LeaseMetaCommands, LeaseSet_ComparesTheCas_AndCarriesFlagsExptimeAndValue) {

@@ -64,11 +64,9 @@ TEST(LeasePlainGet, BackendError_IsReported) {
 }
 
 TEST(LeaseDelete, HDIsDeleted_NFIsNotFound) {
-  std::string out;
-  append_delete_reply(out, classify_delete(parse_full_reply(captured::kStored)));
-  append_delete_reply(out, classify_delete(parse_full_reply(captured::kNotFound)));
-  append_delete_reply(out, classify_delete(parse_full_reply("ERROR\r\n")));
-  EXPECT_EQ(out, "DELETED\r\nNOT_FOUND\r\nSERVER_ERROR backend error\r\n");
+  EXPECT_EQ(classify_delete(parse_full_reply(captured::kStored)), DeleteResult::Deleted);
+  EXPECT_EQ(classify_delete(parse_full_reply(captured::kNotFound)), DeleteResult::NotFound);
+  EXPECT_EQ(classify_delete(parse_full_reply("ERROR\r\n")), DeleteResult::BackendError);
 }
 
 TEST(LeaseDeleteMode, ConfigNames_Map) {

@@ -13,9 +13,11 @@ namespace {
 TEST(MetaRequest, FlagsNumbersAndTokens_AreSpelledInOrder) {
   std::string out;
   MetaRequest::get(out, "user:1").flag('v').flag('N', 10u).flag('T', int64_t{-1}).end();
+  MetaRequest::get(out, "a").flags("vfc").end();
   MetaRequest::del(out, "k").flag('I').flag('O', "abc").flag('q').end();
   MetaRequest::arithmetic(out, "n").flag('D', uint64_t{18446744073709551615u}).end();
-  EXPECT_EQ(out, "mg user:1 v N10 T-1\r\nmd k I Oabc q\r\nma n D18446744073709551615\r\n");
+  EXPECT_EQ(out,
+            "mg user:1 v N10 T-1\r\nmg a v f c\r\nmd k I Oabc q\r\nma n D18446744073709551615\r\n");
 }
 
 TEST(MetaRequest, Set_CarriesTheDataLengthAndTheBlock) {

@@ -1,9 +1,9 @@
 // In-order delivery when replies complete out of order (the pipelined multi-server case).
-#include "mcproxy/net/reply_queue.h"
-
 #include <gtest/gtest.h>
 
-namespace mccache::net {
+#include "mcproxy/core/session.h"
+
+namespace mccache::core {
 namespace {
 
 void finish(ReplyQueue& q, uint64_t seq, const std::string& text) {
@@ -68,4 +68,4 @@ TEST(ReplyQueue, GrowthWithWrappedRing_KeepsOrder) {
 }
 
 }  // namespace
-}  // namespace mccache::net
+}  // namespace mccache::core

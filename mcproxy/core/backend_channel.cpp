@@ -1,0 +1,29 @@
+// A backend channel's connect and failure: the probe that reads the lease epoch goes first; a
+// failure answers everything waiting.
+#include "mcproxy/core/backend_channel.h"
+
+#include "mcproxy/core/reply_translate.h"
+
+namespace mccache::core {
+
+void BackendChannel::connected(TimePoint now) {
+  out_.insert(0, "stats\r\n");
+  Pending probe{nullptr, 0, {ReplyKind::kEpochProbe, protocol::Command::kStats}, now};
+  pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(head_), probe);
+}
+
+void BackendChannel::fail(std::string_view reason, Context& ctx) {
+  epoch_.reset();
+  probe_done_ = false;
+  out_.clear();
+  // Moved out first: answering may close clients, which never re-enters this channel, but the
+  // loop is then simple to reason about.
+  std::vector<Pending> waiting(pending_.begin() + static_cast<std::ptrdiff_t>(head_),
+                               pending_.end());
+  pending_.clear();
+  head_ = 0;
+  replies_seen_ = 0;
+  for (const auto& p : waiting) fail_waiting(p, reason, ctx);
+}
+
+}  // namespace mccache::core
