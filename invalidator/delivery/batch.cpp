@@ -45,6 +45,7 @@ void Batch::clear() {
   commit_times_.clear();
   xids_.clear();
   flush_region_ = false;
+  ticket_ = 0;
 }
 
 void encode_pipeline(const std::vector<std::string_view>& keys, bool flush_all, DeleteMode mode,

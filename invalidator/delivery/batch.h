@@ -54,6 +54,9 @@ class Batch {
   // The transactions whose keys are in the batch: they must be visible before the keys go.
   const std::vector<uint32_t>& xids() const { return xids_; }
   bool flush_region() const { return flush_region_; }
+  // The ConfirmTracker's ticket for this batch's position, set when it is sealed for delivery.
+  uint64_t ticket() const { return ticket_; }
+  void set_ticket(uint64_t t) { ticket_ = t; }
 
   std::vector<ServerPipeline>& pipelines() { return pipelines_; }
   const std::vector<ServerPipeline>& pipelines() const { return pipelines_; }
@@ -82,6 +85,7 @@ class Batch {
   std::vector<pgoutput::PgTimestamp> commit_times_;
   std::vector<uint32_t> xids_;
   bool flush_region_ = false;
+  uint64_t ticket_ = 0;
 };
 
 // The bytes for one server: optional flush_all, quiet deletes, then the closing mn, built by the

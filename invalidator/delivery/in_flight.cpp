@@ -16,21 +16,18 @@ void InFlight::push(std::unique_ptr<Batch> batch) {
   batches_.push_back(std::move(batch));
 }
 
-pgoutput::Lsn InFlight::pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done) {
+void InFlight::pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done) {
   while (!batches_.empty() && batches_.front()->all_acked()) {
     auto batch = std::move(batches_.front());
     batches_.pop_front();
-    acked_through_ = std::max(acked_through_, batch->end_lsn());
     retained_keys_ -= batch->key_count();
     if (done) done(std::move(batch));
   }
-  return acked_through_;
 }
 
 void InFlight::clear() {
   batches_.clear();
   retained_keys_ = 0;
-  acked_through_ = 0;
 }
 
 pgoutput::PgTimestamp InFlight::oldest_commit_time() const {

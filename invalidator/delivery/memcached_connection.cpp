@@ -35,60 +35,52 @@ void MemcachedConnection::close() {
   fd_ = -1;
 }
 
-bool MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline,
-                                  std::string& error) {
+Status MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   auto port = std::to_string(server_.port);
-  if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    error = std::string("resolve: ") + gai_strerror(rc);
-    return false;
-  }
+  if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return fail(std::string("resolve: ") + gai_strerror(rc));
   int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     freeaddrinfo(res);
-    error = std::string("socket: ") + std::strerror(errno);
-    return false;
+    return fail(std::string("socket: ") + std::strerror(errno));
   }
   int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) {
-    error = std::string("connect: ") + std::strerror(errno);
+  auto give_up = [fd](std::string why) {
     ::close(fd);
-    return false;
-  }
+    return fail(std::move(why));
+  };
+  if (rc != 0 && errno != EINPROGRESS)
+    return give_up(std::string("connect: ") + std::strerror(errno));
   if (rc != 0) {
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
-      error = "connect: timed out";
-      ::close(fd);
-      return false;
-    }
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) return give_up("connect: timed out");
     int so_error = 0;
     socklen_t len = sizeof so_error;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-    if (so_error != 0) {
-      error = std::string("connect: ") + std::strerror(so_error);
-      ::close(fd);
-      return false;
-    }
+    if (so_error != 0) return give_up(std::string("connect: ") + std::strerror(so_error));
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   fd_ = fd;
-  return true;
+  return Ok{};
 }
 
-bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
-                                   std::string& error,
-                                   std::optional<std::chrono::milliseconds> timeout) {
+Status MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
+                                     std::optional<std::chrono::milliseconds> timeout) {
   auto limit = timeout.value_or(timeout_);
-  auto deadline = std::chrono::steady_clock::now() + limit;
-  if (fd_ < 0 &&
-      !connect(std::min(deadline, std::chrono::steady_clock::now() + kConnectTimeout), error))
-    return false;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + limit;
+  if (fd_ < 0)
+    if (auto c = connect(std::min(deadline, start + kConnectTimeout)); !c) return c;
+  auto broken = [this](std::string why) {
+    close();
+    return fail(std::move(why));
+  };
   size_t sent = 0;
   char buf[16384];
   // Write and read together: a long pipeline must not deadlock on full socket buffers.
@@ -96,37 +88,24 @@ bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner&
     pollfd p{fd_, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
     int rc = ::poll(&p, 1, ms_left(deadline));
     if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) {
-      error = "timed out after " + std::to_string(limit.count()) + " ms";
-      close();
-      return false;
-    }
+    if (rc <= 0) return broken("timed out after " + std::to_string(limit.count()) + " ms");
     if ((p.revents & POLLOUT) && sent < request.size()) {
       ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        error = std::string("send: ") + std::strerror(errno);
-        close();
-        return false;
-      }
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return broken(std::string("send: ") + std::strerror(errno));
       if (n > 0) sent += static_cast<size_t>(n);
     }
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        error = n == 0 ? "connection closed by server" : std::string("recv: ") + std::strerror(errno);
-        close();
-        return false;
-      }
+      if (n == 0) return broken("connection closed by server");
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return broken(std::string("recv: ") + std::strerror(errno));
       if (n > 0) replies.feed(std::string_view(buf, static_cast<size_t>(n)));
     }
   }
-  if (replies.unexpected() > 0) {
-    // Replies we cannot match to our requests: the stream is out of sync, start over.
-    error = "unexpected reply from server";
-    close();
-    return false;
-  }
-  return true;
+  // Replies we cannot match to our requests: the stream is out of sync, start over.
+  if (replies.unexpected() > 0) return broken("unexpected reply from server");
+  return Ok{};
 }
 
 }  // namespace mccache::invalidator::delivery

@@ -8,6 +8,7 @@
 
 #include "config/json_reader.h"
 #include "invalidator/delivery/meta_reply.h"
+#include "invalidator/error.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -25,15 +26,15 @@ class MemcachedConnection {
 
   // Sends `request` (a pipeline ending in `mn`) and scans replies until MN, within `timeout` (the
   // constructor's by default). On any failure (connect, I/O, timeout, garbage) closes the
-  // connection and returns false with `error` set; the next call reconnects.
-  bool exchange(const std::string& request, MetaReplyScanner& replies, std::string& error,
-                std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // connection and says why; the next call reconnects. Deadlines are real time: they bound poll().
+  Status exchange(const std::string& request, MetaReplyScanner& replies,
+                  std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   const config::HostPort& server() const { return server_; }
   void close();
 
  private:
-  bool connect(std::chrono::steady_clock::time_point deadline, std::string& error);
+  Status connect(std::chrono::steady_clock::time_point deadline);
 
   config::HostPort server_;
   std::chrono::milliseconds timeout_;

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "invalidator/clock.h"
+#include "invalidator/error.h"
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::delivery {
@@ -21,8 +23,8 @@ namespace mccache::invalidator::delivery {
 class ReplayGate {
  public:
   // `on_primary`: the gated database is the primary the stream comes from (no local replica).
-  explicit ReplayGate(std::string dsn, bool on_primary = false)
-      : dsn_(std::move(dsn)), on_primary_(on_primary) {}
+  explicit ReplayGate(std::string dsn, bool on_primary = false, const Clock& clock = system_clock())
+      : dsn_(std::move(dsn)), on_primary_(on_primary), clock_(clock) {}
   ~ReplayGate();
   ReplayGate(const ReplayGate&) = delete;
   ReplayGate& operator=(const ReplayGate&) = delete;
@@ -31,9 +33,9 @@ class ReplayGate {
   // (true), or `keep_going` says stop (false). On the primary, one that cannot be queried for
   // kPrimaryUnreachable counts as showing them: its commits are flushed (they were streamed), no
   // reader can query it either, and it shows them once it answers again. Waiting instead would
-  // deadlock its shutdown, whose walsender waits for this position to be confirmed. One query per call when it already does; `idle`
-  // runs between polls so the caller can keep its replication connection alive. Reconnects on
-  // its own.
+  // deadlock its shutdown, whose walsender waits for this position to be confirmed. One query per
+  // call when it already does; `idle` runs between polls so the caller can keep its replication
+  // connection alive. Reconnects on its own.
   bool wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
                 const std::function<bool()>& keep_going, const std::function<void()>& idle);
 
@@ -42,13 +44,14 @@ class ReplayGate {
   uint64_t polls() const { return polls_; }
 
  private:
-  // One query: true when it succeeded; `shown` says whether the database shows the batch.
-  bool poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown, std::string& error);
+  // One query: does the database show the batch?
+  Result<bool> poll_once(pgoutput::Lsn lsn, const std::string& xid_array);
 
   static constexpr std::chrono::milliseconds kPrimaryUnreachable{100};
 
   std::string dsn_;
   bool on_primary_ = false;
+  const Clock& clock_;
   PGconn* conn_ = nullptr;
   pgoutput::Lsn last_ = 0;
   std::chrono::nanoseconds total_wait_{0};

@@ -385,10 +385,10 @@ TEST(MemcachedConnection, HostThatNeverAnswersTheConnect_GivesUpWithinTheConnect
   std::this_thread::sleep_for(100ms);
   invalidator::delivery::MemcachedConnection conn({"127.0.0.1", ntohs(addr.sin_port)}, 5s);
   invalidator::delivery::MetaReplyScanner replies;
-  std::string error;
   auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(conn.exchange("mn\r\n", replies, error));
-  EXPECT_EQ(error, "connect: timed out");
+  auto done = conn.exchange("mn\r\n", replies);
+  ASSERT_FALSE(done.ok());
+  EXPECT_EQ(done.error().message, "connect: timed out");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   for (int fd : fillers) ::close(fd);
   ::close(listener);
