@@ -90,6 +90,7 @@ SourceConfig parse_source(JsonObject& src, const std::string& name, const std::s
 InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& datacenter) {
   InvalidatorConfig c;
   c.metrics_listen = s.optional_endpoint("metrics_listen");
+  c.state_dir = s.string("state_dir", c.state_dir);
 
   if (s.has("source") == s.has("sources"))
     s.fail(s.has("source") ? "sources" : "source",

@@ -44,12 +44,11 @@ int run_source(const config::DatacenterConfig& config, size_t index,
         if (stop_requested()) return 0;
       }
     }
-    source::SourceLoop loop(config, index, std::move(prepared->options), registry, clock);
+    source::SourceLoop loop(config, index, std::move(*prepared), registry, clock);
     spdlog::info(
         "{}invalidator for {} started: {} tables, {} memcached servers, {}",
         source::log_prefix(src), config.datacenter, inv.tables.size(), config.pool.servers.size(),
         src.wait_for_replay ? "gated on the local replica" : "gated on the primary's visibility");
-    if (!prepared->lost.empty()) loop.start_slot_lost(prepared->lost);
     return loop.run();
   } catch (const std::exception& e) {
     spdlog::error("{}{}", source::log_prefix(src), config::redact_dsns(e.what()));
@@ -68,11 +67,15 @@ void warn_inline_passwords(const config::SourceConfig& src) {
 
 }  // namespace
 
-int run_invalidator(const config::DatacenterConfig& config) {
-  if (!config.invalidator) {
-    spdlog::error("{}: no \"invalidator\" section", config.file);
+int run_invalidator(const config::DatacenterConfig& loaded) {
+  if (!loaded.invalidator) {
+    spdlog::error("{}: no \"invalidator\" section", loaded.file);
     return 1;
   }
+  // Every source's state file where it will be read and written from now on.
+  auto config = loaded;
+  for (auto& src : config.invalidator->sources)
+    src.state_file = source::state_file_path(*config.invalidator, src);
   install_signal_handlers();
   const auto& sources = config.invalidator->sources;
   // Start-up checks first, so a bad template or replica identity stops the process before it

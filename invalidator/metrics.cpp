@@ -108,11 +108,18 @@ Metrics::Metrics(Registry& registry, const std::string& source,
                         .Help("Commit timestamp to delete acknowledged")
                         .Register(registry)
                         .Add(with_source(source), latency_bounds())),
-      commit_to_ack_bounds(latency_bounds()) {
-  auto& up = BuildGauge().Name("mcinval_memcached_up").Help("1 if the last exchange succeeded")
-                 .Register(registry);
+      commit_to_ack_bounds(latency_bounds()),
+      source(source),
+      up_family(BuildGauge().Name("mcinval_memcached_up").Help("1 if the last exchange succeeded")
+                    .Register(registry)) {
+  set_servers(servers);
+}
+
+void Metrics::set_servers(const std::vector<config::HostPort>& servers) {
+  for (auto* g : server_up) up_family.Remove(g);
+  server_up.clear();
   for (const auto& s : servers) {
-    auto& g = up.Add(with_source(source, {{"server", s.str()}}));
+    auto& g = up_family.Add(with_source(source, {{"server", s.str()}}));
     g.Set(1);
     server_up.push_back(&g);
   }

@@ -39,6 +39,12 @@ bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
   MetaReplyScanner replies;
   auto done = exchange_(i, request_, replies, std::chrono::milliseconds(cfg_.request_timeout_ms));
   if (done && replies.server_errors() > 0) done = fail("SERVER_ERROR in reply");
+  // Keys are checked before they are sent (keys/), so a CLIENT_ERROR means the server does not
+  // take our deletes: counting the part as done would drop its invalidations quietly.
+  if (done && replies.client_errors() > 0) {
+    metrics_.rejected.Increment(static_cast<double>(replies.client_errors()));
+    done = fail(std::to_string(replies.client_errors()) + " deletes answered CLIENT_ERROR");
+  }
   if (!done) {
     metrics_.server_up[i]->Set(0);
     if (!server.down)
@@ -52,11 +58,9 @@ bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
   if (server.down) spdlog::info("memcached {}: back up", server.name);
   server.down = false;
   metrics_.server_up[i]->Set(1);
-  uint64_t nf = replies.not_found(), bad = replies.client_errors();
+  uint64_t nf = replies.not_found();
   metrics_.not_found.Increment(static_cast<double>(nf));
-  metrics_.rejected.Increment(static_cast<double>(bad));
-  if (keys_.size() > nf + bad)
-    metrics_.deleted.Increment(static_cast<double>(keys_.size() - nf - bad));
+  if (keys_.size() > nf) metrics_.deleted.Increment(static_cast<double>(keys_.size() - nf));
   if (flush) metrics_.flushes.Increment();
   for (auto* b : parts) b->ack(i);
   return true;
@@ -110,6 +114,15 @@ void Deliverer::on_failure(size_t i, SteadyTime attempt_started) {
 
 void Deliverer::submit(std::unique_ptr<Batch> batch) {
   batch->set_ticket(tracker_.seal());
+  adopt(std::move(batch));
+}
+
+std::deque<std::unique_ptr<Batch>> Deliverer::take_in_flight() {
+  spare_.reset();  // placed over the old servers
+  return in_flight_.take_all();
+}
+
+void Deliverer::adopt(std::unique_ptr<Batch> batch) {
   Batch* b = batch.get();
   in_flight_.push(std::move(batch));
   for (size_t i = 0; i < servers_.size(); ++i) {

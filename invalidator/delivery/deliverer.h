@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,6 +41,11 @@ class Deliverer {
   // server that is up gets its part now; a server that fails, or still has older parts waiting,
   // keeps this one for retry_due().
   void submit(std::unique_ptr<Batch> batch);
+  // The pool changed: the batches in flight, oldest first, to place again over the new servers.
+  std::deque<std::unique_ptr<Batch>> take_in_flight();
+  // Takes over a batch already sealed (by another Deliverer over the old pool), after every one
+  // still in flight here; each server with work in it gets its part as in submit().
+  void adopt(std::unique_ptr<Batch> batch);
   // Retries the waiting servers whose backoff has run out, oldest parts first, many batches per
   // exchange.
   void retry_due();

@@ -2,6 +2,7 @@
 #include "invalidator/delivery/in_flight.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace mccache::invalidator::delivery {
 
@@ -23,6 +24,11 @@ void InFlight::pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done
     retained_keys_ -= batch->key_count();
     if (done) done(std::move(batch));
   }
+}
+
+std::deque<std::unique_ptr<Batch>> InFlight::take_all() {
+  retained_keys_ = 0;
+  return std::exchange(batches_, {});
 }
 
 void InFlight::clear() {

@@ -21,6 +21,8 @@ class InFlight {
   void pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done = {});
   // Forgets every batch (the slot was lost).
   void clear();
+  // Hands every batch over, oldest first, and is empty then (the pool changed).
+  std::deque<std::unique_ptr<Batch>> take_all();
   bool empty() const { return batches_.empty(); }
   size_t batches() const { return batches_.size(); }
   // Keys kept alive for the servers still waiting: a waiting batch counts whole, because it owns

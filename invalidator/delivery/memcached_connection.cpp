@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "invalidator/delivery/server_features.h"
+
 namespace mccache::invalidator::delivery {
 namespace {
 
@@ -70,41 +72,80 @@ Status MemcachedConnection::connect(std::chrono::steady_clock::time_point deadli
   return Ok{};
 }
 
-Status MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
-                                     std::optional<std::chrono::milliseconds> timeout) {
-  auto limit = timeout.value_or(timeout_);
-  auto start = std::chrono::steady_clock::now();
-  auto deadline = start + limit;
-  if (fd_ < 0)
-    if (auto c = connect(std::min(deadline, start + kConnectTimeout)); !c) return c;
+Status MemcachedConnection::talk(std::string_view request, std::chrono::milliseconds limit,
+                                 const std::function<bool(std::string_view)>& feed) {
   auto broken = [this](std::string why) {
     close();
     return fail(std::move(why));
   };
+  auto deadline = std::chrono::steady_clock::now() + limit;
   size_t sent = 0;
   char buf[16384];
   // Write and read together: a long pipeline must not deadlock on full socket buffers.
-  while (!replies.done()) {
+  for (bool done = false; !done;) {
     pollfd p{fd_, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
     int rc = ::poll(&p, 1, ms_left(deadline));
     if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) return broken("timed out after " + std::to_string(limit.count()) + " ms");
+    if (rc <= 0) return broken("no progress for " + std::to_string(limit.count()) + " ms");
     if ((p.revents & POLLOUT) && sent < request.size()) {
       ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         return broken(std::string("send: ") + std::strerror(errno));
-      if (n > 0) sent += static_cast<size_t>(n);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        deadline = std::chrono::steady_clock::now() + limit;
+      }
     }
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
       if (n == 0) return broken("connection closed by server");
       if (n < 0 && errno != EAGAIN && errno != EINTR)
         return broken(std::string("recv: ") + std::strerror(errno));
-      if (n > 0) replies.feed(std::string_view(buf, static_cast<size_t>(n)));
+      if (n > 0) {
+        deadline = std::chrono::steady_clock::now() + limit;
+        done = feed(std::string_view(buf, static_cast<size_t>(n)));
+      }
     }
   }
+  return Ok{};
+}
+
+Status MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
+                                     std::optional<std::chrono::milliseconds> timeout) {
+  auto limit = timeout.value_or(timeout_);
+  if (fd_ < 0) {
+    auto start = std::chrono::steady_clock::now();
+    if (auto c = connect(std::min(start + limit, start + kConnectTimeout)); !c) return c;
+    // Once per connection: does this server do what every request relies on?
+    std::string lines;
+    auto probed = talk(kFeatureProbe, limit, [&](std::string_view bytes) {
+      lines.append(bytes.substr(0, 4096 - std::min<size_t>(lines.size(), 4096)));
+      return std::count(lines.begin(), lines.end(), '\n') >= kFeatureProbeReplies ||
+             lines.size() >= 4096;
+    });
+    if (!probed) return probed;
+    auto first = lines.find('\n');
+    auto second = lines.find('\n', first + 1);
+    auto strip = [](std::string_view l) {
+      if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+      return l;
+    };
+    std::string_view all = lines;
+    if (auto ok = check_features(strip(all.substr(0, first)),
+                                 strip(all.substr(first + 1, second - first - 1)));
+        !ok) {
+      close();
+      return ok;
+    }
+  }
+  if (auto done = talk(request, limit, [&](std::string_view bytes) { return replies.feed(bytes); });
+      !done)
+    return done;
   // Replies we cannot match to our requests: the stream is out of sync, start over.
-  if (replies.unexpected() > 0) return broken("unexpected reply from server");
+  if (replies.unexpected() > 0) {
+    close();
+    return fail("unexpected reply from server");
+  }
   return Ok{};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -24,9 +25,12 @@ class MemcachedConnection {
     o.fd_ = -1;
   }
 
-  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN, within `timeout` (the
-  // constructor's by default). On any failure (connect, I/O, timeout, garbage) closes the
-  // connection and says why; the next call reconnects. Deadlines are real time: they bound poll().
+  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN. `timeout` (the
+  // constructor's by default) bounds each stretch without progress, not the whole exchange: a
+  // long pipeline that keeps moving is never cut off, a server that stops answering is. On any
+  // failure (connect, a server without the meta commands we send, I/O, timeout, garbage) closes
+  // the connection and says why; the next call reconnects. Deadlines are real time: they bound
+  // poll().
   Status exchange(const std::string& request, MetaReplyScanner& replies,
                   std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
@@ -35,6 +39,9 @@ class MemcachedConnection {
 
  private:
   Status connect(std::chrono::steady_clock::time_point deadline);
+  // Writes `request` and hands what arrives to `feed` until it returns true.
+  Status talk(std::string_view request, std::chrono::milliseconds limit,
+              const std::function<bool(std::string_view)>& feed);
 
   config::HostPort server_;
   std::chrono::milliseconds timeout_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/pg_connect.h"
 
 namespace mccache::invalidator::delivery {
 namespace {
@@ -46,10 +47,13 @@ Result<bool> ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_arr
     if (conn_) PQfinish(conn_);
     // Keepalives and a TCP user timeout: a replica that vanishes behind a partition must fail the
     // query (and be retried) instead of holding the stream on a dead connection forever.
-    conn_ = PQconnectdb((dsn_ + " connect_timeout=2 application_name=mcinval_gate keepalives=1"
-                                " keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
-                                " tcp_user_timeout=10000")
-                            .c_str());
+    conn_ = replication::connect_postgres(dsn_, {{"connect_timeout", "2"},
+                                                 {"application_name", "mcinval_gate"},
+                                                 {"keepalives", "1"},
+                                                 {"keepalives_idle", "5"},
+                                                 {"keepalives_interval", "2"},
+                                                 {"keepalives_count", "3"},
+                                                 {"tcp_user_timeout", "10000"}});
     if (PQstatus(conn_) != CONNECTION_OK) {
       Error e{PQerrorMessage(conn_)};
       PQfinish(conn_);
@@ -67,19 +71,18 @@ Result<bool> ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_arr
     PQclear(r);
     return fail(PQerrorMessage(conn_));
   }
-  last_ = std::max(last_, replayed);
-  bool shown = last_ >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
+  bool shown = replayed >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
   PQclear(r);
   return shown;
 }
 
-bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
-                          const std::function<bool()>& keep_going,
-                          const std::function<void()>& idle) {
+ReplayGate::Outcome ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
+                                         const std::function<bool()>& keep_going,
+                                         const std::function<void()>& idle) {
   auto start = clock_.now();
   auto xid_array = xid_array_literal(xids);
   auto sleep = std::chrono::microseconds(200);
-  bool result = false;
+  auto result = Outcome::kStopped;
   SteadyTime unreachable_since{};  // {}: it answered last time
   for (;;) {
     auto shown = poll_once(lsn, xid_array);
@@ -95,10 +98,7 @@ bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
       else if (unreachable_since == SteadyTime{})
         unreachable_since = now;
       if (on_primary_ && unreachable && now - unreachable_since >= kPrimaryUnreachable) {
-        spdlog::warn(
-            "read gate: the primary cannot be queried (stopping?); its streamed commits "
-            "are durable, delivering without the visibility check");
-        result = true;
+        result = Outcome::kPrimaryUnreachable;
         break;
       }
       sleep = on_primary_ ? std::chrono::microseconds(kPrimaryUnreachable) / 2
@@ -107,7 +107,7 @@ bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
       last_error_.clear();
       unreachable_since = {};
       if (*shown) {
-        result = true;
+        result = Outcome::kShown;
         break;
       }
     }

@@ -28,6 +28,15 @@ bool TransactionKeys::replace_options(TransactionKeysOptions options, std::strin
   return true;
 }
 
+delivery::CommittedTxn TransactionKeys::take_open_part() {
+  delivery::CommittedTxn part;
+  part.commit_time = current_.commit_time;
+  part.xid = current_.xid;
+  part.keys = std::move(current_.keys);
+  current_.keys.clear();
+  return part;
+}
+
 StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
   using namespace pgoutput;
   StreamEvent ev;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/pg_connect.h"
 
 namespace mccache::invalidator::replication {
 namespace {
@@ -32,7 +33,8 @@ Result<ReplicationStream::Started> ReplicationStream::slot_state() {
     slot_literal = lit ? lit : "''";
     if (lit) PQfreemem(lit);
   }
-  PGresult* r = PQexec(conn_, ("SELECT COALESCE(active_pid, 0), COALESCE(wal_status, '')"
+  PGresult* r = PQexec(conn_, ("SELECT COALESCE(active_pid, 0), COALESCE(wal_status, ''),"
+                               " COALESCE(confirmed_flush_lsn, '0/0')::text"
                                " FROM pg_replication_slots WHERE slot_name = " +
                                slot_literal)
                                   .c_str());
@@ -43,12 +45,13 @@ Result<ReplicationStream::Started> ReplicationStream::slot_state() {
   Started st;
   auto slot = "replication slot \"" + options_.slot + "\"";
   if (PQntuples(r) == 0) {
-    st = {Start::kSlotMissing, 0, slot + " does not exist"};
+    st = {Start::kSlotMissing, 0, 0, slot + " does not exist"};
   } else if (std::string_view(PQgetvalue(r, 0, 1)) == "lost") {
-    st = {Start::kSlotLost, 0, slot + " was invalidated (wal_status 'lost')"};
+    st = {Start::kSlotLost, 0, 0, slot + " was invalidated (wal_status 'lost')"};
   } else if (int pid = std::atoi(PQgetvalue(r, 0, 0)); pid != 0) {
-    st = {Start::kSlotActive, pid, slot + " is active for PID " + std::to_string(pid)};
+    st = {Start::kSlotActive, pid, 0, slot + " is active for PID " + std::to_string(pid)};
   }
+  if (PQntuples(r) == 1) pgoutput::parse_lsn(PQgetvalue(r, 0, 2), st.confirmed_flush);
   PQclear(r);
   return st;
 }
@@ -59,10 +62,10 @@ Result<ReplicationStream::Started> ReplicationStream::start() {
     close();
     return fail(std::move(why));
   };
-  std::string dsn = options_.dsn +
-                    " replication=database connect_timeout=5 application_name=mcinval_" +
-                    options_.slot;
-  conn_ = PQconnectdb(dsn.c_str());
+  std::string application = "mcinval_" + options_.slot;
+  conn_ = connect_postgres(options_.dsn, {{"replication", "database"},
+                                          {"connect_timeout", "5"},
+                                          {"application_name", application.c_str()}});
   if (PQstatus(conn_) != CONNECTION_OK) return give_up(PQerrorMessage(conn_));
   auto found = slot_state();
   if (!found || found->state != Start::kStreaming) {
@@ -99,7 +102,7 @@ Result<ReplicationStream::Started> ReplicationStream::start() {
   }
   PQclear(r);
   PQsetnonblocking(conn_, 1);
-  return Started{};
+  return *found;
 }
 
 Result<bool> ReplicationStream::read(CopyBuffer& out) {

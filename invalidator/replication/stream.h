@@ -54,6 +54,9 @@ class ReplicationStream {
   struct Started {
     Start state = Start::kStreaming;
     int active_pid = 0;  // the other consumer, on kSlotActive
+    // The slot's confirmed_flush_lsn (kStreaming: where this stream starts; kSlotActive: how far
+    // the other consumer has confirmed).
+    pgoutput::Lsn confirmed_flush = 0;
     std::string detail;  // what was found, for the log (all but kStreaming)
   };
   // Connects and starts streaming from the slot's confirmed position. The slot's state is read

@@ -1,4 +1,4 @@
-// Read gate, then delivery.
+// Read gate, then delivery; a new pool on reload.
 #include "invalidator/source/gated_delivery.h"
 
 #include "invalidator/source/startup.h"
@@ -17,51 +17,76 @@ std::vector<std::string> names(const std::vector<config::HostPort>& servers) {
 GatedDelivery::GatedDelivery(const config::DatacenterConfig& config,
                              const config::SourceConfig& src, Metrics& metrics,
                              delivery::ConfirmTracker& tracker, const Clock& clock)
-    : max_held_keys_(config.invalidator->delivery.max_held_keys),
+    : delivery_config_(config.invalidator->delivery),
       metrics_(metrics),
-      placement_(config.pool),
-      deliverer_(names(every_server(config.pool)), config.invalidator->delivery, metrics, tracker,
-                 clock,
-                 [this](size_t server, const std::string& request,
-                        delivery::MetaReplyScanner& replies, std::chrono::milliseconds timeout) {
-                   return connections_[server].exchange(request, replies, timeout);
-                 }),
+      tracker_(tracker),
+      clock_(clock),
       // Without a local replica the region reads the primary itself: gate on visibility there.
       gate_(src.wait_for_replay.value_or(src.dsn), !src.wait_for_replay.has_value(), clock) {
-  auto timeout = std::chrono::milliseconds(config.invalidator->delivery.request_timeout_ms);
-  for (const auto& s : every_server(config.pool)) connections_.emplace_back(s, timeout);
+  connect_pool(config.pool);
+}
+
+void GatedDelivery::connect_pool(const config::PoolConfig& pool) {
+  placement_ = std::make_unique<pool::Placement>(pool);
+  auto servers = every_server(pool);
+  connections_.clear();
+  auto timeout = std::chrono::milliseconds(delivery_config_.request_timeout_ms);
+  for (const auto& s : servers) connections_.emplace_back(s, timeout);
+  metrics_.set_servers(servers);
+  deliverer_ = std::make_unique<delivery::Deliverer>(
+      names(servers), delivery_config_, metrics_, tracker_, clock_,
+      [this](size_t server, const std::string& request, delivery::MetaReplyScanner& replies,
+             std::chrono::milliseconds timeout) {
+        return connections_[server].exchange(request, replies, timeout);
+      });
+}
+
+void GatedDelivery::reroute(delivery::Batch& batch) const {
+  auto route = [p = placement_.get()](std::string_view k) { return p->server_for(k); };
+  if (!placement_->has_gutter()) return batch.reroute(placement_->servers(), route);
+  batch.reroute(placement_->servers(), route, placement_->gutter_servers(),
+                [p = placement_.get()](std::string_view k) { return p->gutter_for(k); });
+}
+
+void GatedDelivery::change_pool(const config::PoolConfig& pool, delivery::Batch& filling) {
+  auto moving = deliverer_->take_in_flight();
+  connect_pool(pool);
+  reroute(filling);
+  // Oldest first, with their tickets: the slot's position still waits for each of them.
+  for (auto& b : moving) {
+    reroute(*b);
+    deliverer_->adopt(std::move(b));
+  }
 }
 
 std::unique_ptr<delivery::Batch> GatedDelivery::new_batch() {
-  if (auto spare = deliverer_.spare()) return spare;
-  auto route = [this](std::string_view k) { return placement_.server_for(k); };
-  if (!placement_.has_gutter())
-    return std::make_unique<delivery::Batch>(placement_.servers(), route);
-  return std::make_unique<delivery::Batch>(
-      placement_.servers(), route, placement_.gutter_servers(),
-      [this](std::string_view k) { return placement_.gutter_for(k); });
+  if (auto spare = deliverer_->spare()) return spare;
+  auto batch = std::make_unique<delivery::Batch>(0, [](std::string_view) { return size_t{0}; });
+  reroute(*batch);
+  return batch;
 }
 
-bool GatedDelivery::gate(const delivery::Batch& batch, pgoutput::Lsn lsn,
-                         const KeepGoing& keep_going, const Idle& idle) {
+GatedDelivery::Gate GatedDelivery::gate(const delivery::Batch& batch, pgoutput::Lsn lsn,
+                                        const KeepGoing& keep_going, const Idle& idle) {
   auto before = gate_.total_wait();
   auto polls = gate_.polls();
-  bool shown = gate_.wait_for(lsn, batch.xids(), keep_going, idle);
+  auto outcome = gate_.wait_for(lsn, batch.xids(), keep_going, idle);
   metrics_.replica_wait_seconds.Increment(
       std::chrono::duration<double>(gate_.total_wait() - before).count());
   metrics_.replica_polls.Increment(static_cast<double>(gate_.polls() - polls));
-  return shown;
+  return outcome;
 }
 
-bool GatedDelivery::deliver(std::unique_ptr<delivery::Batch>& batch, const KeepGoing& keep_going,
-                            const Idle& idle) {
+GatedDelivery::Gate GatedDelivery::deliver(std::unique_ptr<delivery::Batch>& batch,
+                                           const KeepGoing& keep_going, const Idle& idle) {
   bool has_work = batch->key_count() > 0 || batch->flush_region();
-  if (has_work && !gate(*batch, batch->end_lsn(), keep_going, idle)) return false;
+  if (has_work)
+    if (auto g = gate(*batch, batch->gate_lsn(), keep_going, idle); g != Gate::kShown) return g;
   // A batch without keys still goes through the deliverer: its position may be confirmed only
   // after the batches before it.
-  deliverer_.submit(std::move(batch));
+  deliverer_->submit(std::move(batch));
   batch = new_batch();
-  return true;
+  return Gate::kShown;
 }
 
 bool GatedDelivery::flush_region(pgoutput::Lsn bar, const KeepGoing& keep_going, const Idle& idle) {
@@ -71,9 +96,9 @@ bool GatedDelivery::flush_region(pgoutput::Lsn bar, const KeepGoing& keep_going,
   flush->add(std::move(everything));
   // A reader that misses after the flush must read a replica that has every change the new slot
   // will not stream, or it could refill the cache from an older row (design.md, race 2).
-  if (!gate(*flush, bar, keep_going, idle)) return false;
-  deliverer_.submit(std::move(flush));
-  return deliverer_.drain(keep_going, idle);
+  if (gate(*flush, bar, keep_going, idle) != Gate::kShown) return false;
+  deliverer_->submit(std::move(flush));
+  return deliverer_->drain(keep_going, idle);
 }
 
 }  // namespace mccache::invalidator::source

@@ -24,7 +24,9 @@ Reload read_reload(const config::DatacenterConfig& running, const config::Source
   auto changed = [&](bool differs, const char* field) {
     if (differs) r.needs_restart.emplace_back(field);
   };
-  changed(!(r.config.pool.servers == running.pool.servers), "pool");
+  const auto &now = r.config.pool, &before = running.pool;
+  r.pool_changed = !(now.servers == before.servers) || now.hash != before.hash ||
+                   !(now.gutter.servers == before.gutter.servers);
   changed(same->dsn != src.dsn, "dsn");
   changed(same->slot != src.slot, "slot");
   changed(same->publication != src.publication, "publication");

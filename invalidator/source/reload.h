@@ -15,6 +15,7 @@ struct Reload {
   config::DatacenterConfig config;
   config::SourceConfig source;  // this loop's source in the new file
   keys::TransactionKeysOptions key_options;
+  bool pool_changed = false;  // servers, hash or gutter: applied
   // Fields that changed but take a restart (logged, not applied).
   std::vector<std::string> needs_restart;
 };

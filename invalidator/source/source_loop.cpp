@@ -3,6 +3,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 #include "config/dsn.h"
 #include "invalidator/pgoutput/stream_frame.h"
 #include "invalidator/source/reload.h"
@@ -12,8 +14,7 @@
 namespace mccache::invalidator::source {
 
 SourceLoop::SourceLoop(const config::DatacenterConfig& config, size_t source,
-                       keys::TransactionKeysOptions options, prometheus::Registry& registry,
-                       const Clock& clock)
+                       PreparedSource prepared, prometheus::Registry& registry, const Clock& clock)
     : config_(config),
       src_(config_.invalidator->sources.at(source)),
       who_(log_prefix(src_)),
@@ -21,13 +22,15 @@ SourceLoop::SourceLoop(const config::DatacenterConfig& config, size_t source,
       metrics_(registry, src_.name, every_server(config_.pool)),
       delivery_(config_, src_, metrics_, tracker_, clock_),
       stream_({src_.dsn, src_.slot, src_.publication}),
-      reader_(std::move(options), who_, metrics_, tracker_),
-      slot_(src_, who_, metrics_),
+      reader_(std::move(prepared.options), who_, metrics_, tracker_),
+      slot_(src_, prepared.slot, who_, metrics_),
       status_(std::chrono::milliseconds(config_.invalidator->status_interval_ms), who_, metrics_,
               clock_),
       trigger_(static_cast<size_t>(config_.invalidator->delivery.batch_max_keys)),
       batch_(delivery_.new_batch()),
-      reloads_seen_(reload_requests()) {}
+      reloads_seen_(reload_requests()) {
+  if (!prepared.slot.lost.empty()) slot_lost(prepared.slot.lost);
+}
 
 bool SourceLoop::keep_delivering() const {
   // After the first SIGTERM the batch gets one bounded last attempt; a second signal ends it.
@@ -44,8 +47,30 @@ void SourceLoop::nap(std::chrono::milliseconds d) {
 void SourceLoop::feedback(bool force) {
   auto oldest = delivery_.deliverer().oldest_commit_time();
   if (oldest == 0) oldest = batch_->oldest_commit_time();
-  status_.update_gauges(tracker_.confirmable(), reader_.server_end(), oldest);
-  status_.send(stream_, tracker_.confirmable(), force);
+  auto confirmed = tracker_.confirmable();
+  status_.update_gauges(confirmed, reader_.server_end(), oldest);
+  if (!status_.due(force) || !stream_.connected()) return;
+  // The state file first: a crash between the two must leave it at or above the slot.
+  if (auto recorded = slot_.record_confirmed(confirmed); !recorded) {
+    spdlog::warn("{}{}; not confirming {} until it can be written", who_, recorded.error().message,
+                 pgoutput::format_lsn(confirmed));
+    return;
+  }
+  status_.send(stream_, confirmed);
+}
+
+void SourceLoop::let_go_of_stream() {
+  // The batch stays (fail closed); the walsender of a primary in a fast shutdown waits for us to
+  // confirm what it sent, so the stream must not stay open while we cannot (replay_gate.h).
+  if (!gate_unreachable_)
+    spdlog::warn(
+        "{}read gate: the primary cannot be queried; holding the batch, and closing the "
+        "replication stream until it can (a primary that is shutting down waits for it)",
+        who_);
+  gate_unreachable_ = true;
+  stream_.close();
+  metrics_.active.Set(0);
+  metrics_.reconnects.Increment();
 }
 
 void SourceLoop::slot_lost(const std::string& why) {
@@ -81,8 +106,8 @@ void SourceLoop::reload() {
   }
   if (!next.needs_restart.empty())
     spdlog::warn(
-        "{}reload: pool, sources (dsn, slot, publication, wait_for_replay) need a "
-        "restart; only tables, message_prefix, truncate and on_slot_lost are reloaded",
+        "{}reload: sources (dsn, slot, publication, wait_for_replay) need a restart; only pool, "
+        "tables, message_prefix, truncate and on_slot_lost are reloaded",
         who_);
   if (auto swapped = reader_.replace_options(next.key_options); !swapped) {
     metrics_.reloads_refused.Increment();
@@ -95,6 +120,17 @@ void SourceLoop::reload() {
   inv.message_prefix = next.config.invalidator->message_prefix;
   inv.truncate = next.config.invalidator->truncate;
   src_.on_slot_lost = next.source.on_slot_lost;
+  if (next.pool_changed) {
+    config_.pool = next.config.pool;
+    delivery_.change_pool(config_.pool, *batch_);
+    spdlog::warn(
+        "{}reload: the pool is now {} servers{}; every key, also those read before, is "
+        "deleted where the new pool places it",
+        who_, config_.pool.servers.size(),
+        config_.pool.gutter.enabled()
+            ? " and " + std::to_string(config_.pool.gutter.servers.size()) + " gutter"
+            : std::string());
+  }
   metrics_.reloads_applied.Increment();
   spdlog::info("{}reloaded {}: {} tables", who_, config_.file, inv.tables.size());
 }
@@ -137,10 +173,15 @@ bool SourceLoop::step(int& exit_code) {
     // Held by a paused replica and interrupted by a signal: a reload is applied at the top of
     // the loop and delivery resumes; a stop leaves the loop.
     auto keep_going = [this] { return keep_delivering(); };
-    if (delivery_.deliver(batch_, keep_going, [this] { feedback(false); }))
+    auto gate = delivery_.deliver(batch_, keep_going, [this] { feedback(false); });
+    if (gate == GatedDelivery::Gate::kShown) {
       trigger_.delivered();
-    else if (stop_requested())
+      gate_unreachable_ = false;
+    } else if (gate == GatedDelivery::Gate::kPrimaryUnreachable) {
+      let_go_of_stream();
+    } else if (stop_requested()) {
       return false;
+    }
   }
   feedback(false);
   if (quiet && batch_->empty() && stream_.connected() && !reload_requested()) {
@@ -156,6 +197,7 @@ int SourceLoop::run() {
   pool::Backoff backoff(std::chrono::milliseconds(d.retry_initial_ms),
                         std::chrono::milliseconds(d.retry_max_ms));
   int exit_code = 0;
+  bool nap_first = false;  // the stream was let go while the gate cannot reach the primary
   while (!stop_requested()) {
     if (reload_requested()) {
       reloads_seen_ = reload_requests();
@@ -171,6 +213,7 @@ int SourceLoop::run() {
       continue;
     }
     if (!stream_.connected()) {
+      if (std::exchange(nap_first, false)) nap(backoff.next());
       auto c = slot_.connect(stream_);
       if (c != Connected::kStreaming) {
         metrics_.active.Set(0);
@@ -182,11 +225,12 @@ int SourceLoop::run() {
         }
         continue;
       }
-      backoff.reset();
+      if (!gate_unreachable_) backoff.reset();
       metrics_.active.Set(1);
       reader_.new_session();
     }
     if (!step(exit_code)) break;
+    nap_first = !stream_.connected() && gate_unreachable_;
   }
   if (exit_code == 0 && !slot_.lost()) finish();
   feedback(true);
@@ -207,7 +251,8 @@ void SourceLoop::finish() {
       clock_.now() + std::chrono::milliseconds(config_.invalidator->shutdown_timeout_ms);
   auto keep_going = [this] { return keep_delivering(); };
   auto idle = [this] { feedback(false); };
-  bool done = (batch_->empty() || delivery_.deliver(batch_, keep_going, idle)) &&
+  bool done = (batch_->empty() ||
+               delivery_.deliver(batch_, keep_going, idle) == GatedDelivery::Gate::kShown) &&
               delivery_.deliverer().drain(keep_going, idle);
   if (!done)
     spdlog::warn(

@@ -18,6 +18,7 @@
 #include "invalidator/signals.h"
 #include "invalidator/source/gated_delivery.h"
 #include "invalidator/source/slot_lifecycle.h"
+#include "invalidator/source/startup.h"
 #include "invalidator/source/status_feedback.h"
 #include "invalidator/source/stream_reader.h"
 
@@ -25,12 +26,11 @@ namespace mccache::invalidator::source {
 
 class SourceLoop {
  public:
-  SourceLoop(const config::DatacenterConfig& config, size_t source,
-             keys::TransactionKeysOptions options, prometheus::Registry& registry,
-             const Clock& clock = system_clock());
+  // `prepared`: the source's start-up (startup.h); a slot found lost there starts the loop in
+  // the slot-lost state.
+  SourceLoop(const config::DatacenterConfig& config, size_t source, PreparedSource prepared,
+             prometheus::Registry& registry, const Clock& clock = system_clock());
 
-  // Start-up found the slot missing or invalidated: begin in the slot-lost state.
-  void start_slot_lost(const std::string& why) { slot_lost(why); }
   // Until SIGINT/SIGTERM (0), a halt (2), an undecodable stream (1) or, after slot loss under
   // "halt", a stop (3).
   int run();
@@ -41,6 +41,8 @@ class SourceLoop {
   // Sleeps up to `d`, waking early for a signal.
   void nap(std::chrono::milliseconds d);
   void slot_lost(const std::string& why);
+  // The primary gate cannot reach the primary: hold the batch, close the stream.
+  void let_go_of_stream();
   bool recover_slot();
   void reload();
   // Reads a pass and delivers the batch if it is due; false when the source must stop.
@@ -65,6 +67,7 @@ class SourceLoop {
   uint64_t reloads_seen_;
   bool reload_pending_ = false;
   bool reported_paused_ = false;
+  bool gate_unreachable_ = false;  // the last gate attempt could not reach the primary
   bool final_attempt_ = false;
   SteadyTime shutdown_deadline_{};
 };

@@ -3,8 +3,6 @@
 
 #include <stdexcept>
 
-#include "invalidator/source/slot_lifecycle.h"
-
 namespace mccache::invalidator::source {
 namespace {
 
@@ -57,7 +55,7 @@ PreparedSource prepare_source(const config::DatacenterConfig& config,
   replication::Catalog catalog(src.dsn);
   PreparedSource p;
   p.options = prepare_tables(config, src, catalog);
-  p.lost = check_slot_at_start(catalog, src);
+  p.slot = check_slot_at_start(catalog, src);
   return p;
 }
 

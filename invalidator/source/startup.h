@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "invalidator/keys/transaction_keys.h"
 #include "invalidator/replication/catalog.h"
+#include "invalidator/source/slot_lifecycle.h"
 
 namespace mccache::invalidator::source {
 
@@ -28,7 +29,7 @@ keys::TransactionKeysOptions prepare_tables(const config::DatacenterConfig& conf
 
 struct PreparedSource {
   keys::TransactionKeysOptions options;
-  std::string lost;  // why the slot counts as lost; empty when it is usable
+  SlotAtStart slot;  // slot.lost: why the slot counts as lost; empty when it is usable
 };
 
 // prepare_tables, then the slot (slot_lifecycle.h). Throws replication::ConnectError when the

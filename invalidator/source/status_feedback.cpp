@@ -7,11 +7,9 @@
 
 namespace mccache::invalidator::source {
 
-void StatusFeedback::send(replication::ReplicationStream& stream, pgoutput::Lsn confirmed,
-                          bool force) {
+void StatusFeedback::send(replication::ReplicationStream& stream, pgoutput::Lsn confirmed) {
   if (!stream.connected()) return;
   auto now = clock_.now();
-  if (!force && now - last_sent_ < interval_) return;
   if (auto sent = stream.send_status(confirmed,
                                      pgoutput::pg_timestamp_from_unix_micros(clock_.unix_micros()));
       !sent) {

@@ -17,10 +17,12 @@ class StatusFeedback {
                  const Clock& clock)
       : interval_(interval), who_(std::move(who)), metrics_(metrics), clock_(clock) {}
 
-  // Reports `confirmed` every `interval` (or now, when `force`): each update makes the walsender
-  // move the slot, which may rewrite the slot's state file; one per batch slowed a backlog replay
-  // down. A failed send closes the stream (the loop reconnects).
-  void send(replication::ReplicationStream& stream, pgoutput::Lsn confirmed, bool force);
+  // Is a status update due? Every `interval` (or now, when `force`): each update makes the
+  // walsender move the slot, which may rewrite the slot's state file; one per batch slowed a
+  // backlog replay down.
+  bool due(bool force) const { return force || clock_.now() - last_sent_ >= interval_; }
+  // Reports `confirmed`. A failed send closes the stream (the loop reconnects).
+  void send(replication::ReplicationStream& stream, pgoutput::Lsn confirmed);
   // `oldest_commit`: the commit time of the oldest transaction not yet acknowledged (0: none).
   void update_gauges(pgoutput::Lsn confirmed, pgoutput::Lsn server_end,
                      pgoutput::PgTimestamp oldest_commit);

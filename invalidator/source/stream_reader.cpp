@@ -67,7 +67,18 @@ ReadPass StreamReader::read(replication::ReplicationStream& stream, delivery::Ba
       pass = {ReadPass::kStopped, 1};
       break;
     }
+    if (auto* begin = std::get_if<pgoutput::Begin>(&msg.message))
+      open_final_lsn_ = begin->final_lsn;
     auto ev = txns_->on_message(std::move(msg.message));
+    // A transaction with more keys than the batch has room for goes in parts, each delivered
+    // when the batch is full; only the last one, at COMMIT, carries its position.
+    if (size_t room = trigger.max_keys() - std::min(trigger.max_keys(), batch.key_count());
+        txns_->open_keys() >= std::max<size_t>(room, 1)) {
+      auto part = txns_->take_open_part();
+      part.gate_lsn = open_final_lsn_ + 1;
+      tracker_.read(0);
+      batch.add(std::move(part));
+    }
     if (ev.kind == keys::StreamEvent::kCommitted) {
       if (ev.txn.end_lsn != 0) metrics_.transactions.Increment();
       tracker_.read(ev.txn.end_lsn);

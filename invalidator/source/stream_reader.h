@@ -66,6 +66,7 @@ class StreamReader {
   keys::KeyStats reported_stats_{};
   uint64_t reported_rows_ = 0;
   pgoutput::Lsn server_end_ = 0;
+  pgoutput::Lsn open_final_lsn_ = 0;  // the open transaction's commit LSN, from its Begin
 };
 
 }  // namespace mccache::invalidator::source
