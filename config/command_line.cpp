@@ -7,6 +7,7 @@
 #include <exception>
 #include <iostream>
 
+#include "config/log_level.h"
 #include "version.h"
 
 namespace mccache::config {
@@ -42,7 +43,7 @@ int run_daemon(int argc, char** argv, const std::string& program, const std::str
     return 0;
   }
 
-  spdlog::set_level(spdlog::level::from_str(config.log.level));
+  spdlog::set_level(spdlog_level(config.log.level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [" + program + " " + config.datacenter + "] %v");
   try {
     return run(config);

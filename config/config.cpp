@@ -3,7 +3,6 @@
 
 #include <rapidjson/error/en.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -26,10 +25,56 @@ std::string line_column(std::string_view text, size_t offset) {
   return std::to_string(line) + ":" + std::to_string(column);
 }
 
+constexpr Field<LogConfig> kLogFields[] = {
+    field<&LogConfig::level>({.name = "level", .doc = "log verbosity (spdlog, to stderr)"}),
+};
+
+void read_pool(const FieldInfo& f, JsonObject& top, DatacenterConfig& c) {
+  auto pool = top.required_object(f.name);
+  c.pool = parse_pool_config(pool);
+}
+
+void read_proxy(const FieldInfo& f, JsonObject& top, DatacenterConfig& c) {
+  if (auto s = top.object(f.name)) c.mcproxy = parse_proxy_config(*s);
+}
+
+void read_invalidator(const FieldInfo& f, JsonObject& top, DatacenterConfig& c) {
+  if (auto s = top.object(f.name)) c.invalidator = parse_invalidator_config(*s, c.datacenter);
+}
+
+// "datacenter" comes first: the invalidator's default slot names derive from it.
+constexpr Field<DatacenterConfig> kTopFields[] = {
+    field<&DatacenterConfig::datacenter>({.name = "datacenter",
+                                          .type = Type::kName,
+                                          .required = true,
+                                          .hint = "it names the replication slot",
+                                          .doc = "the region's name"}),
+    object<&DatacenterConfig::log, kLogFields>({.name = "log"}),
+    custom<DatacenterConfig>({.name = "pool",
+                              .required = true,
+                              .type_text = "object",
+                              .doc = "the region's memcached servers"},
+                             &read_pool),
+    custom<DatacenterConfig>({.name = "mcproxy",
+                              .type_text = "object",
+                              .doc = "settings of mcproxy; required to run it"},
+                             &read_proxy),
+    custom<DatacenterConfig>({.name = "invalidator",
+                              .type_text = "object",
+                              .doc = "settings of the invalidator; required to run it"},
+                             &read_invalidator),
+};
+
 }  // namespace
 
-DatacenterConfig parse_config(std::string_view json_text, const std::string& file_name,
-                              Role role) {
+std::vector<SectionDocs> documented_fields() {
+  return {{"Top level", docs_of(kTopFields)},
+          {"`pool`", pool_field_docs()},
+          {"`mcproxy`", proxy_field_docs()},
+          {"`invalidator`", invalidator_field_docs()}};
+}
+
+DatacenterConfig parse_config(std::string_view json_text, const std::string& file_name, Role role) {
   rapidjson::Document doc;
   // Comments and trailing commas are allowed: operators annotate these files.
   constexpr unsigned kFlags = rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag;
@@ -43,29 +88,15 @@ DatacenterConfig parse_config(std::string_view json_text, const std::string& fil
   DatacenterConfig c;
   c.file = file_name;
   JsonObject top(doc, "", c.file);
-  c.datacenter = top.required_string("datacenter");
-  for (char ch : c.datacenter) {
-    if (!(std::islower(static_cast<unsigned char>(ch)) ||
-          std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
-      top.fail("datacenter", "\"" + c.datacenter +
-                                 "\": use lower-case letters, digits and '_' (it names the "
-                                 "replication slot)");
-  }
-  if (auto log = top.object("log")) {
-    c.log.level = log->choice("level", c.log.level, {"trace", "debug", "info", "warn", "error"});
-    log->finish();
-  }
-  auto pool = top.required_object("pool");
-  c.pool = parse_pool_config(pool);
-  if (auto s = top.object("mcproxy")) c.mcproxy = parse_proxy_config(*s);
-  if (auto s = top.object("invalidator")) c.invalidator = parse_invalidator_config(*s, c.datacenter);
+  read_fields(kTopFields, top, c);
   top.finish();
 
   if (role == Role::kProxy && !c.mcproxy)
     top.fail("mcproxy", "is required to run mcproxy; add an \"mcproxy\": {...} section");
   if (role == Role::kInvalidator && !c.invalidator)
-    top.fail("invalidator", "is required to run the invalidator; add an \"invalidator\": {...} "
-                            "section with at least \"source\": {\"dsn\": ...}");
+    top.fail("invalidator",
+             "is required to run the invalidator; add an \"invalidator\": {...} "
+             "section with at least \"source\": {\"dsn\": ...}");
   return c;
 }
 

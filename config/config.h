@@ -3,7 +3,10 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "config/choices.h"
+#include "config/field_table.h"
 #include "config/invalidator_config.h"
 #include "config/json_reader.h"
 #include "config/pool_config.h"
@@ -12,7 +15,7 @@
 namespace mccache::config {
 
 struct LogConfig {
-  std::string level = "info";  // trace, debug, info, warn, error
+  LogLevel level = LogLevel::kInfo;
 };
 
 struct DatacenterConfig {
@@ -31,5 +34,12 @@ enum class Role { kAny, kProxy, kInvalidator };
 DatacenterConfig parse_config(std::string_view json_text, const std::string& file_name,
                               Role role = Role::kAny);
 DatacenterConfig load_config(const std::string& path, Role role = Role::kAny);
+
+// The field tables of docs/config.md, one per "## <heading>" there, from the parser's own tables.
+struct SectionDocs {
+  std::string heading;  // e.g. "`pool`"
+  std::vector<FieldDoc> fields;
+};
+std::vector<SectionDocs> documented_fields();
 
 }  // namespace mccache::config

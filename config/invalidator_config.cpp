@@ -1,7 +1,6 @@
-// Parses and validates the "invalidator" section.
+// The "invalidator" section: its field tables, and the readers of the fields that are not one
+// value (the source or sources, the tables' key templates).
 #include "config/invalidator_config.h"
-
-#include <cctype>
 
 namespace mccache::config {
 namespace {
@@ -23,7 +22,7 @@ std::optional<std::string> template_syntax_error(const std::string& t) {
   return std::nullopt;
 }
 
-void parse_tables(JsonObject& s, InvalidatorConfig& c) {
+void read_tables(const FieldInfo&, JsonObject& s, InvalidatorConfig& c) {
   const auto* tables = s.raw("tables");
   if (tables == nullptr) return;
   std::string path = s.field_path("tables");
@@ -35,8 +34,10 @@ void parse_tables(JsonObject& s, InvalidatorConfig& c) {
     std::string tpath = join_path(path, table);
     auto dot = table.find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 == table.size())
-      s.fail_at(tpath, "table must be written \"schema.table\", e.g. "
-                        "\"public." + table + "\"");
+      s.fail_at(tpath,
+                "table must be written \"schema.table\", e.g. "
+                "\"public." +
+                    table + "\"");
     if (!it->value.IsArray())
       s.fail_at(tpath, std::string("expected an array of key templates, found ") +
                            json_type_name(it->value));
@@ -57,103 +58,179 @@ void parse_tables(JsonObject& s, InvalidatorConfig& c) {
 
 // An optional DSN: absent, null or "" mean none.
 std::optional<std::string> optional_dsn(JsonObject& o, std::string_view name) {
-  if (!o.has(name) || o.raw(name)->IsNull()) return std::nullopt;
+  const auto* v = o.raw(name);
+  if (v == nullptr || v->IsNull()) return std::nullopt;
   auto dsn = o.string(name, "");
   if (dsn.empty()) return std::nullopt;
   return dsn;
 }
 
-// The fields of one source object; the caller reads wait_for_replay and finishes the object.
-SourceConfig parse_source(JsonObject& src, const std::string& name, const std::string& slot) {
-  SourceConfig c;
-  c.name = name;
-  c.dsn = src.required_string("dsn");
-  c.slot = src.string("slot", slot);
-  c.publication = src.string("publication", c.publication);
-  c.create_slot = src.boolean("create_slot", c.create_slot);
-  c.create_publication = src.boolean("create_publication", c.create_publication);
-  c.standby_retry_ms =
-      static_cast<int>(src.integer("standby_retry_ms", c.standby_retry_ms, 10, 600000));
-  c.state_file = src.string("state_file", c.state_file);
-  c.on_slot_lost = src.choice("on_slot_lost", c.on_slot_lost, {"halt", "flush_region"});
-  for (char ch : c.slot) {
-    if (!(std::islower(static_cast<unsigned char>(ch)) ||
-          std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
-      src.fail("slot", "\"" + c.slot +
-                           "\": slot names may hold only lower-case letters, digits and '_'");
-  }
-  return c;
+// The fields a source has in both forms; each of "sources" adds its name and wait_for_replay.
+constexpr Field<SourceConfig> kSourceFields[] = {
+    field<&SourceConfig::dsn>(
+        {.name = "dsn", .type = Type::kDsn, .required = true, .doc = "the Postgres primary"}),
+    // Empty means absent here: parse_invalidator_config derives the default from the names.
+    field<&SourceConfig::slot>({.name = "slot",
+                                .type = Type::kName,
+                                .not_empty = true,
+                                .hint = "Postgres allows nothing else in a slot name",
+                                .default_text = "`mcinval_<datacenter>`",
+                                .doc = "the logical replication slot, one per region"}),
+    field<&SourceConfig::publication>(
+        {.name = "publication", .doc = "the publication the slot streams"}),
+    field<&SourceConfig::create_slot>(
+        {.name = "create_slot", .doc = "create the slot (pgoutput) if missing"}),
+    field<&SourceConfig::create_publication>(
+        {.name = "create_publication", .doc = "create the publication if missing"}),
+    field<&SourceConfig::standby_retry_ms>({.name = "standby_retry_ms",
+                                            .min = 10,
+                                            .max = 600000,
+                                            .doc = "how often a standby retries a slot in use"}),
+    field<&SourceConfig::state_file>(
+        {.name = "state_file",
+         .type = Type::kPath,
+         .default_text = "`<state_dir>/<slot>.state` (`<name>-<slot>.state` for a named source)",
+         .doc = "records the slot and its position, so its loss is noticed"}),
+    field<&SourceConfig::on_slot_lost>(
+        {.name = "on_slot_lost", .doc = "what to do when the slot is lost"}),
+};
+
+constexpr FieldInfo kSourceName = {.name = "name", .type = Type::kName, .required = true};
+
+void read_source(const FieldInfo&, JsonObject& s, InvalidatorConfig& c) {
+  bool one = s.raw("source") != nullptr;
+  if (one == (s.raw("sources") != nullptr))
+    s.fail(one ? "sources" : "source",
+           "give either \"source\" (one primary) or \"sources\" (a list, one per shard)");
+  if (!one) return;
+  auto src = s.required_object("source");
+  SourceConfig source;
+  read_fields(kSourceFields, src, source);
+  src.finish();
+  c.sources.push_back(std::move(source));
 }
+
+void read_section_replica(const FieldInfo& f, JsonObject& s, InvalidatorConfig& c) {
+  if (s.raw("sources") != nullptr) {
+    if (s.raw(f.name) != nullptr)
+      s.fail(f.name, "with \"sources\", give each source its own wait_for_replay");
+    return;
+  }
+  c.sources.back().wait_for_replay = optional_dsn(s, f.name);
+}
+
+void read_sources(const FieldInfo& f, JsonObject& s, InvalidatorConfig& c) {
+  const auto* list = s.raw(f.name);
+  if (list == nullptr) return;
+  std::string path = s.field_path(f.name);
+  if (!list->IsArray() || list->Empty())
+    s.fail(f.name, "expected a list of source objects, one per primary");
+  for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
+    std::string item_path = index_path(path, i);
+    if (!(*list)[i].IsObject()) s.fail_at(item_path, "expected a source object");
+    JsonObject src((*list)[i], item_path, s.file());
+    SourceConfig source;
+    source.name = read_value(kSourceName, src, std::string());
+    for (const auto& other : c.sources)
+      if (other.name == source.name)
+        src.fail("name", "\"" + source.name + "\" is used by two sources");
+    read_fields(kSourceFields, src, source);
+    source.wait_for_replay = optional_dsn(src, "wait_for_replay");
+    src.finish();
+    c.sources.push_back(std::move(source));
+  }
+}
+
+void check_delivery(JsonObject& d, const DeliveryConfig& c) {
+  if (c.retry_max_ms < c.retry_initial_ms)
+    d.fail("retry_max_ms", "must be at least retry_initial_ms");
+}
+
+constexpr Field<DeliveryConfig> kDeliveryFields[] = {
+    field<&DeliveryConfig::mode>({.name = "mode", .doc = "keep a stale copy, or remove the item"}),
+    field<&DeliveryConfig::stale_ttl_s>({.name = "stale_ttl_s",
+                                         .min = 0,
+                                         .max = 86400,
+                                         .doc = "life of the stale copy; 0 removes the item"}),
+    field<&DeliveryConfig::batch_max_keys>(
+        {.name = "batch_max_keys", .min = 1, .max = 1 << 20, .doc = "keys per pipelined batch"}),
+    field<&DeliveryConfig::request_timeout_ms>({.name = "request_timeout_ms",
+                                                .min = 1,
+                                                .max = 600000,
+                                                .doc = "how long a batch's replies may take"}),
+    field<&DeliveryConfig::retry_initial_ms>({.name = "retry_initial_ms",
+                                              .min = 1,
+                                              .max = 600000,
+                                              .doc = "first retry of a failed server"}),
+    field<&DeliveryConfig::retry_max_ms>({.name = "retry_max_ms",
+                                          .min = 1,
+                                          .max = 3600000,
+                                          .doc = "longest backoff between retries"}),
+    field<&DeliveryConfig::on_server_down>(
+        {.name = "on_server_down", .doc = "hold a down server's keys, or drop them"}),
+    field<&DeliveryConfig::max_held_keys>(
+        {.name = "max_held_keys",
+         .min = 1,
+         .max = 100000000,
+         .doc = "keys kept for down servers before reading pauses"}),
+};
+
+constexpr Field<InvalidatorConfig> kInvalidatorFields[] = {
+    field<&InvalidatorConfig::metrics_listen>(
+        {.name = "metrics_listen", .doc = "Prometheus /metrics; off when absent"}),
+    field<&InvalidatorConfig::state_dir>(
+        {.name = "state_dir",
+         .type = Type::kPath,
+         .default_text = "`$STATE_DIRECTORY`, else `/var/lib/mccache`",
+         .doc = "where the slots' state files live"}),
+    custom<InvalidatorConfig>({.name = "source", .doc = "the one Postgres primary"}, &read_source,
+                              &table_docs<kSourceFields>),
+    custom<InvalidatorConfig>({.name = "wait_for_replay",
+                               .type_text = "libpq DSN or `null`",
+                               .default_text = "off",
+                               .doc = "the local replica whose replay gates deletes"},
+                              &read_section_replica),
+    custom<InvalidatorConfig>({.name = "sources",
+                               .type_text = "list of source objects",
+                               .doc = "instead of source: one per sharded primary"},
+                              &read_sources),
+    field<&InvalidatorConfig::message_prefix>(
+        {.name = "message_prefix",
+         .not_empty = true,
+         .doc = "prefix of logical messages that invalidate keys"}),
+    custom<InvalidatorConfig>({.name = "tables",
+                               .type_text = "object",
+                               .default_text = "`{}`",
+                               .doc = "\"schema.table\" to key templates"},
+                              &read_tables),
+    object<&InvalidatorConfig::delivery, kDeliveryFields, &check_delivery>({.name = "delivery"}),
+    field<&InvalidatorConfig::truncate>(
+        {.name = "truncate", .doc = "what a TRUNCATE of a configured table does"}),
+    field<&InvalidatorConfig::status_interval_ms>(
+        {.name = "status_interval_ms",
+         .min = 10,
+         .max = 600000,
+         .doc = "standby status updates to the walsender"}),
+    field<&InvalidatorConfig::shutdown_timeout_ms>(
+        {.name = "shutdown_timeout_ms",
+         .min = 0,
+         .max = 600000,
+         .doc = "how long the last batch may wait after SIGTERM"}),
+};
 
 }  // namespace
 
 InvalidatorConfig parse_invalidator_config(JsonObject& s, const std::string& datacenter) {
   InvalidatorConfig c;
-  c.metrics_listen = s.optional_endpoint("metrics_listen");
-  c.state_dir = s.string("state_dir", c.state_dir);
-
-  if (s.has("source") == s.has("sources"))
-    s.fail(s.has("source") ? "sources" : "source",
-           "give either \"source\" (one primary) or \"sources\" (a list, one per shard)");
-  if (s.has("source")) {
-    auto src = s.required_object("source");
-    c.sources.push_back(parse_source(src, "", "mcinval_" + datacenter));
-    src.finish();
-    c.sources.back().wait_for_replay = optional_dsn(s, "wait_for_replay");
-  } else {
-    if (s.has("wait_for_replay"))
-      s.fail("wait_for_replay", "with \"sources\", give each source its own wait_for_replay");
-    const auto* list = s.raw("sources");
-    std::string path = s.field_path("sources");
-    if (!list->IsArray() || list->Empty())
-      s.fail("sources", "expected a list of source objects, one per primary");
-    for (rapidjson::SizeType i = 0; i < list->Size(); ++i) {
-      std::string item_path = index_path(path, i);
-      if (!(*list)[i].IsObject()) s.fail_at(item_path, "expected a source object");
-      JsonObject src((*list)[i], item_path, s.file());
-      auto name = src.required_string("name");
-      if (name.empty()) src.fail("name", "must not be empty");
-      for (char ch : name)
-        if (!(std::islower(static_cast<unsigned char>(ch)) ||
-              std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
-          src.fail("name", "\"" + name + "\": use lower-case letters, digits and '_'");
-      for (const auto& other : c.sources)
-        if (other.name == name) src.fail("name", "\"" + name + "\" is used by two sources");
-      auto source = parse_source(src, name, "mcinval_" + datacenter + "_" + name);
-      source.wait_for_replay = optional_dsn(src, "wait_for_replay");
-      src.finish();
-      c.sources.push_back(std::move(source));
-    }
-  }
-
-  c.message_prefix = s.string("message_prefix", c.message_prefix);
-  if (c.message_prefix.empty()) s.fail("message_prefix", "must not be empty");
-  parse_tables(s, c);
-
-  if (auto d = s.object("delivery")) {
-    auto& dc = c.delivery;
-    dc.mode = d->choice("mode", dc.mode, {"invalidate", "delete"});
-    dc.stale_ttl_s = static_cast<int>(d->integer("stale_ttl_s", dc.stale_ttl_s, 0, 86400));
-    dc.batch_max_keys = static_cast<int>(d->integer("batch_max_keys", dc.batch_max_keys, 1, 1 << 20));
-    dc.request_timeout_ms =
-        static_cast<int>(d->integer("request_timeout_ms", dc.request_timeout_ms, 1, 600000));
-    dc.retry_initial_ms =
-        static_cast<int>(d->integer("retry_initial_ms", dc.retry_initial_ms, 1, 600000));
-    dc.retry_max_ms = static_cast<int>(d->integer("retry_max_ms", dc.retry_max_ms, 1, 3600000));
-    dc.on_server_down = d->choice("on_server_down", dc.on_server_down, {"hold", "skip"});
-    dc.max_held_keys =
-        static_cast<int>(d->integer("max_held_keys", dc.max_held_keys, 1, 100000000));
-    d->finish();
-    if (dc.retry_max_ms < dc.retry_initial_ms)
-      d->fail("retry_max_ms", "must be at least retry_initial_ms");
-  }
-  c.truncate = s.choice("truncate", c.truncate, {"flush_region", "ignore", "halt"});
-  c.status_interval_ms =
-      static_cast<int>(s.integer("status_interval_ms", c.status_interval_ms, 10, 600000));
-  c.shutdown_timeout_ms =
-      static_cast<int>(s.integer("shutdown_timeout_ms", c.shutdown_timeout_ms, 0, 600000));
+  read_fields(kInvalidatorFields, s, c);
   s.finish();
+  for (auto& source : c.sources) {
+    if (source.slot.empty())
+      source.slot = "mcinval_" + datacenter + (source.name.empty() ? "" : "_" + source.name);
+  }
   return c;
 }
+
+std::vector<FieldDoc> invalidator_field_docs() { return docs_of(kInvalidatorFields); }
 
 }  // namespace mccache::config

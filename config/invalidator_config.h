@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "config/choices.h"
+#include "config/field_table.h"
 #include "config/json_reader.h"
 
 namespace mccache::config {
@@ -14,12 +16,13 @@ struct SourceConfig {
   // Empty for the single "source"; each of "sources" (sharded primaries) has a unique name, used as
   // the metrics' source label and in logs.
   std::string name;
-  std::string dsn;  // libpq DSN of the primary (replication=database is added by the daemon)
-  std::string slot;
+  std::string dsn;   // libpq DSN of the primary (replication=database is added by the daemon)
+  std::string slot;  // default "mcinval_<datacenter>" or "mcinval_<datacenter>_<name>"
   std::string publication = "mcinval";
   bool create_slot = true;         // create the slot if missing
   bool create_publication = true;  // create the publication (FOR the configured tables) if missing
-  // A second invalidator for the same slot (a standby) finds the slot active and retries this often.
+  // A second invalidator for the same slot (a standby) finds the slot active and retries this
+  // often.
   int standby_retry_ms = 1000;
   // Records the slot, the cluster's system identifier and the last confirmed position, so a
   // restarted daemon that finds the slot missing, or a slot that starts later, reports slot loss
@@ -28,7 +31,7 @@ struct SourceConfig {
   std::string state_file;
   // The slot disappeared or was invalidated (wal_status 'lost'): "halt" (stay up without streaming
   // until an operator acts) or "flush_region" (flush_all every pool server, new slot, resume).
-  std::string on_slot_lost = "halt";
+  SlotLostPolicy on_slot_lost = SlotLostPolicy::kHalt;
   // DSN of the region's local replica of this primary; none: gate on the primary's visibility.
   std::optional<std::string> wait_for_replay;
 };
@@ -36,7 +39,7 @@ struct SourceConfig {
 struct DeliveryConfig {
   // "invalidate": md <key> I T<stale_ttl> (keeps a stale copy for lease-get, voids leases);
   // "delete": plain removal.
-  std::string mode = "invalidate";
+  DeleteMode mode = DeleteMode::Invalidate;
   int stale_ttl_s = 10;
   int batch_max_keys = 4096;
   int request_timeout_ms = 1000;
@@ -45,7 +48,7 @@ struct DeliveryConfig {
   // "hold": a down server's keys wait for it and hold the slot's position back (nothing lost); the
   // other servers' keys are still delivered. "skip": its keys are dropped after the retries;
   // weaker, see docs/config.md.
-  std::string on_server_down = "hold";
+  ServerDownPolicy on_server_down = ServerDownPolicy::kHold;
   // Keys kept in memory while a down server waits; above this, reading the stream pauses.
   int max_held_keys = 1000000;
 };
@@ -62,12 +65,14 @@ struct InvalidatorConfig {
   // "schema.table" → key templates such as "user:{id}".
   std::map<std::string, std::vector<std::string>> tables;
   DeliveryConfig delivery;
-  std::string truncate = "flush_region";  // "flush_region", "ignore" or "halt"
-  int status_interval_ms = 1000;          // standby status updates to the walsender
+  TruncatePolicy truncate = TruncatePolicy::kFlushRegion;  // what a TRUNCATE of a table does
+  int status_interval_ms = 1000;  // standby status updates to the walsender
   // SIGTERM: how long the last batch may still wait for a held memcached server or replica.
   int shutdown_timeout_ms = 5000;
 };
 
 InvalidatorConfig parse_invalidator_config(JsonObject& section, const std::string& datacenter);
+// The rows of docs/config.md's "invalidator" table.
+std::vector<FieldDoc> invalidator_field_docs();
 
 }  // namespace mccache::config

@@ -109,8 +109,7 @@ const rapidjson::Value* JsonObject::raw(std::string_view name) { return find(nam
 std::string JsonObject::string(std::string_view name, std::string fallback) {
   const auto* v = find(name);
   if (v == nullptr) return fallback;
-  if (!v->IsString())
-    fail(name, std::string("expected a string, found ") + json_type_name(*v));
+  if (!v->IsString()) fail(name, std::string("expected a string, found ") + json_type_name(*v));
   return std::string(v->GetString(), v->GetStringLength());
 }
 
@@ -121,20 +120,22 @@ std::string JsonObject::required_string(std::string_view name) {
   return s;
 }
 
-std::string JsonObject::choice(std::string_view name, std::string fallback,
-                               const std::vector<std::string>& choices) {
-  auto s = string(name, std::move(fallback));
-  if (std::find(choices.begin(), choices.end(), s) != choices.end()) return s;
+size_t JsonObject::choice(std::string_view name, size_t fallback,
+                          std::span<const std::string_view> names) {
+  const auto* v = find(name);
+  if (v == nullptr) return fallback;
+  auto s = string(name, "");
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == s) return i;
   std::string list;
-  for (const auto& c : choices) list += (list.empty() ? "\"" : ", \"") + c + "\"";
+  for (auto n : names) list += (list.empty() ? "\"" : ", \"") + std::string(n) + "\"";
   fail(name, "\"" + s + "\" is not one of " + list);
 }
 
 int64_t JsonObject::integer(std::string_view name, int64_t fallback, int64_t min, int64_t max) {
   const auto* v = find(name);
   if (v == nullptr) return fallback;
-  if (!v->IsInt64())
-    fail(name, std::string("expected an integer, found ") + json_type_name(*v));
+  if (!v->IsInt64()) fail(name, std::string("expected an integer, found ") + json_type_name(*v));
   int64_t n = v->GetInt64();
   if (n < min || n > max)
     fail(name, std::to_string(n) + " is out of range; use " + std::to_string(min) + ".." +
@@ -145,8 +146,7 @@ int64_t JsonObject::integer(std::string_view name, int64_t fallback, int64_t min
 bool JsonObject::boolean(std::string_view name, bool fallback) {
   const auto* v = find(name);
   if (v == nullptr) return fallback;
-  if (!v->IsBool())
-    fail(name, std::string("expected true or false, found ") + json_type_name(*v));
+  if (!v->IsBool()) fail(name, std::string("expected true or false, found ") + json_type_name(*v));
   return v->GetBool();
 }
 
@@ -167,25 +167,10 @@ std::vector<std::string> JsonObject::string_list(std::string_view name,
   return out;
 }
 
-HostPort JsonObject::endpoint(std::string_view name, std::string fallback) {
-  auto text = string(name, std::move(fallback));
-  auto hp = parse_host_port(text);
-  if (!hp) fail(name, "\"" + text + "\" is not host:port (e.g. \"127.0.0.1:11211\")");
-  return *hp;
-}
-
-std::optional<HostPort> JsonObject::optional_endpoint(std::string_view name) {
-  const auto* v = find(name);
-  if (v == nullptr || v->IsNull() || (v->IsString() && v->GetStringLength() == 0))
-    return std::nullopt;
-  return endpoint(name, "");
-}
-
 std::optional<JsonObject> JsonObject::object(std::string_view name) {
   const auto* v = find(name);
   if (v == nullptr) return std::nullopt;
-  if (!v->IsObject())
-    fail(name, std::string("expected an object, found ") + json_type_name(*v));
+  if (!v->IsObject()) fail(name, std::string("expected an object, found ") + json_type_name(*v));
   return JsonObject(*v, field_path(name), file_);
 }
 

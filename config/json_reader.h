@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <set>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -39,15 +40,11 @@ class JsonObject {
   bool has(std::string_view name) const;
   std::string string(std::string_view name, std::string fallback);
   std::string required_string(std::string_view name);
-  // One of `choices`; the error lists them.
-  std::string choice(std::string_view name, std::string fallback,
-                     const std::vector<std::string>& choices);
+  // The index of the name given among `names` (or `fallback` when absent); the error lists them.
+  size_t choice(std::string_view name, size_t fallback, std::span<const std::string_view> names);
   int64_t integer(std::string_view name, int64_t fallback, int64_t min, int64_t max);
   bool boolean(std::string_view name, bool fallback);
   std::vector<std::string> string_list(std::string_view name, std::vector<std::string> fallback);
-  HostPort endpoint(std::string_view name, std::string fallback);
-  // An optional endpoint: absent, null or "" mean "off".
-  std::optional<HostPort> optional_endpoint(std::string_view name);
   std::optional<JsonObject> object(std::string_view name);
   JsonObject required_object(std::string_view name);
   // Raw access for maps whose keys are data (e.g. table names); marks the field as known.

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "config/choices.h"
+#include "config/field_table.h"
 #include "config/json_reader.h"
 
 namespace mccache::config {
@@ -20,13 +22,14 @@ struct GutterConfig {
 struct PoolConfig {
   // Order matters for nothing: ketama placement depends only on each server's host:port.
   std::vector<HostPort> servers;
-  // "ketama": libmemcached's MEMCACHED_BEHAVIOR_KETAMA, what pylibmc's {"ketama": True} uses.
-  // "ketama_weighted": libketama-compatible MD5 points (pylibmc {"ketama_weighted": True}).
-  std::string hash = "ketama";
+  // Pick what the apps' libmemcached uses (see HashMode), so both place every key alike.
+  HashMode hash = HashMode::kKetama;
   // Hashed with `hash` too. The invalidator deletes every key from the gutter as well.
   GutterConfig gutter;
 };
 
 PoolConfig parse_pool_config(JsonObject& pool);
+// The rows of docs/config.md's "pool" table.
+std::vector<FieldDoc> pool_field_docs();
 
 }  // namespace mccache::config

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "config/choices.h"
+#include "config/field_table.h"
 #include "config/json_reader.h"
 
 namespace mccache::config {
@@ -13,7 +15,7 @@ struct BackendConfig {
   int connections_per_server = 1;  // per proxy thread
   int connect_timeout_ms = 500;
   int request_timeout_ms = 1000;
-  int failures_until_down = 3;  // consecutive failures before a server is marked down
+  int failures_until_down = 3;   // consecutive failures before a server is marked down
   int probe_interval_ms = 1000;  // how often a down server is retried
 };
 
@@ -30,7 +32,7 @@ struct LeaseConfig {
   int stale_ttl_s = 10;  // how long an invalidated item is still served as stale
   // What a plain `delete` through the proxy does: "invalidate" keeps a stale copy for lease-get
   // clients, "delete" removes it. Both void outstanding lease tokens.
-  std::string delete_mode = "invalidate";
+  DeleteMode delete_mode = DeleteMode::Invalidate;
 };
 
 // TLS on the client listener: off unless the "tls" object is given. Certificates are PEM files.
@@ -38,7 +40,7 @@ struct TlsConfig {
   std::string cert_file;  // the server's certificate chain
   std::string key_file;   // its private key
   std::string ca_file;    // when set: clients must present a certificate signed by one of these
-  std::string min_version = "1.2";  // "1.2" or "1.3"
+  TlsVersion min_version = TlsVersion::kTls12;
   bool enabled() const { return !cert_file.empty(); }
   bool operator==(const TlsConfig&) const = default;
 };
@@ -57,5 +59,7 @@ struct ProxyConfig {
 };
 
 ProxyConfig parse_proxy_config(JsonObject& section);
+// The rows of docs/config.md's "mcproxy" table.
+std::vector<FieldDoc> proxy_field_docs();
 
 }  // namespace mccache::config

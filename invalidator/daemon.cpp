@@ -15,6 +15,7 @@
 #include "invalidator/signals.h"
 #include "invalidator/source/source_loop.h"
 #include "invalidator/source/startup.h"
+#include "service/notify.h"
 #include "pool/server_health.h"
 
 namespace mccache::invalidator {
@@ -101,6 +102,7 @@ int run_invalidator(const config::DatacenterConfig& loaded) {
     spdlog::error("metrics_listen {}: {}", config.invalidator->metrics_listen->str(), e.what());
     return 1;
   }
+  service::notify_ready();
   if (sources.size() == 1)
     return run_source(config, 0, std::move(prepared[0]), *endpoint->registry);
   // Sharded primaries: one loop per source, each with its own connections; one that stops (an

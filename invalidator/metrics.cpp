@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "invalidator/keys/schema.h"
+
 namespace mccache::invalidator {
 namespace {
 
@@ -103,6 +105,10 @@ Metrics::Metrics(Registry& registry, const std::string& source,
       reloads_refused(BuildCounter().Name("mcinval_config_reloads_total")
                           .Help("SIGHUP config reloads by result").Register(registry)
                           .Add(with_source(source, {{"result", "refused"}}))),
+      unnamed_changes(counter(registry, source, "mcinval_unnamed_changes_total",
+                              "Row changes of cached tables whose keys the templates could not "
+                              "all name after a schema change (flushed, halted or ignored per "
+                              "the truncate policy)")),
       commit_to_ack(BuildHistogram()
                         .Name("mcinval_commit_to_ack_seconds")
                         .Help("Commit timestamp to delete acknowledged")
@@ -112,6 +118,12 @@ Metrics::Metrics(Registry& registry, const std::string& source,
       source(source),
       up_family(BuildGauge().Name("mcinval_memcached_up").Help("1 if the last exchange succeeded")
                     .Register(registry)) {
+  auto& changes = BuildCounter().Name("mcinval_schema_changes_total")
+                      .Help("Schema changes under cached tables, by kind (docs/invalidator.md)")
+                      .Register(registry);
+  for (size_t i = 0; i < keys::kSchemaChangeKinds; ++i)
+    schema_changes.push_back(&changes.Add(with_source(
+        source, {{"change", keys::schema_change_name(static_cast<keys::SchemaChange>(i))}})));
   set_servers(servers);
 }
 

@@ -66,6 +66,9 @@ struct Metrics {
   prometheus::Gauge& slot_lost;           // 1 once the slot was found missing or invalidated
   prometheus::Counter& reloads_applied;   // SIGHUP reloads applied
   prometheus::Counter& reloads_refused;   // SIGHUP reloads refused (bad file; the old one runs)
+  // By keys::SchemaChange: schema changes under cached tables, followed or not.
+  std::vector<prometheus::Counter*> schema_changes;
+  prometheus::Counter& unnamed_changes;   // row changes whose keys could not all be named
   // Commit timestamp → batch acknowledged, seconds. A histogram, not a Summary: prometheus-cpp's
   // CKMS summary memmoves its sample vector on every Observe, which cost 80% of the daemon's CPU
   // when replaying a backlog. Observed once per batch with ObserveMultiple.

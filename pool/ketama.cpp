@@ -6,10 +6,6 @@
 
 namespace mccache::pool {
 
-HashMode hash_mode(std::string_view name) {
-  return name == "ketama_weighted" ? HashMode::kKetamaWeighted : HashMode::kKetama;
-}
-
 KetamaRing::KetamaRing(const std::vector<config::HostPort>& servers, HashMode mode)
     : memc_(memcached_create(nullptr)), size_(servers.size()) {
   if (!memc_) throw std::runtime_error("memcached_create failed");

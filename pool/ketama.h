@@ -9,17 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "config/choices.h"
 #include "config/json_reader.h"
 
 namespace mccache::pool {
 
-enum class HashMode {
-  kKetama,          // libmemcached MEMCACHED_BEHAVIOR_KETAMA (pylibmc {"ketama": True})
-  kKetamaWeighted,  // MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED (libketama/MD5, pylibmc "ketama_weighted")
-};
-
-// The pool config's "hash" name ("ketama" / "ketama_weighted", validated by config/).
-HashMode hash_mode(std::string_view name);
+using HashMode = config::HashMode;  // pool.hash
 
 // Immutable after construction; server_for() is read-only and safe from any thread.
 class KetamaRing {

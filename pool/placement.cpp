@@ -6,7 +6,7 @@ namespace mccache::pool {
 Placement::Placement(const config::PoolConfig& pool)
     : Placement(pool.servers,
                 pool.gutter.enabled() ? pool.gutter.servers : std::vector<config::HostPort>{},
-                hash_mode(pool.hash)) {}
+                pool.hash) {}
 
 Placement::Placement(const std::vector<config::HostPort>& servers,
                      const std::vector<config::HostPort>& gutter_servers, HashMode mode)

@@ -14,8 +14,8 @@ Deliverer::Deliverer(std::vector<std::string> servers, const config::DeliveryCon
                      Metrics& metrics, ConfirmTracker& tracker, const Clock& clock,
                      Exchange exchange)
     : cfg_(cfg),
-      mode_(lease::delete_mode_from_name(cfg.mode).value_or(DeleteMode::Invalidate)),
-      skip_down_servers_(cfg.on_server_down == "skip"),
+      mode_(cfg.mode),
+      skip_down_servers_(cfg.on_server_down == config::ServerDownPolicy::kSkip),
       metrics_(metrics),
       tracker_(tracker),
       clock_(clock),

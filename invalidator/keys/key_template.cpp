@@ -54,21 +54,31 @@ bool is_valid_memcached_key(std::string_view key) {
   return true;
 }
 
-bool TableKeys::bind(const pgoutput::Relation& rel, std::string& error) {
-  for (auto& t : templates_) {
-    for (auto& s : t.segments()) {
+TableKeys::TableKeys(std::vector<KeyTemplate> templates)
+    : templates_(std::move(templates)), bindings_(templates_.size()) {}
+
+TableKeys::BindReport TableKeys::bind(const pgoutput::Relation& rel) {
+  BindReport report;
+  for (size_t t = 0; t < templates_.size(); ++t) {
+    Binding b{true, false};
+    for (auto& s : templates_[t].segments()) {
       if (!s.is_column) continue;
       s.column_index = -1;
       for (size_t i = 0; i < rel.columns.size(); ++i)
         if (rel.columns[i].name == s.text) s.column_index = static_cast<int>(i);
       if (s.column_index < 0) {
-        error = "template \"" + t.text() + "\": table " + rel.schema + "." + rel.name +
-                " has no column \"" + s.text + "\"";
-        return false;
+        b.usable = false;
+        report.missing_columns.push_back({templates_[t].text(), s.text});
+      } else if (!rel.columns[static_cast<size_t>(s.column_index)].part_of_key &&
+                 !b.needs_full_old_row) {
+        // pgoutput flags every column under FULL, so this is DEFAULT, INDEX or NOTHING.
+        b.needs_full_old_row = true;
+        report.outside_identity.push_back({templates_[t].text(), s.text});
       }
     }
+    bindings_[t] = b;
   }
-  return true;
+  return report;
 }
 
 namespace {
@@ -99,51 +109,83 @@ Built build_key(const KeyTemplate& t, const pgoutput::Tuple& row, const pgoutput
   return is_valid_memcached_key(key) ? Built::kKey : Built::kInvalid;
 }
 
-void add_unique(std::vector<std::string>& out, std::string& key) {
-  if (std::find(out.begin(), out.end(), key) == out.end()) out.push_back(key);
-}
-
 }  // namespace
 
-void TableKeys::keys_for(const pgoutput::Tuple* new_row, const pgoutput::Tuple* old_row,
-                         std::vector<std::string>& out, KeyStats& stats) const {
+bool TableKeys::keys_for(const RowChange& change, UniqueKeys& out, KeyStats& stats) const {
+  bool complete = true;
   std::string key;
-  for (const auto& t : templates_) {
-    // A 'K' old image holds only identity columns (others 'n'); a template passing the start-up
-    // check uses identity columns only, so its old key is always complete.
-    for (const auto* row : {new_row, old_row}) {
-      if (row == nullptr) continue;
-      const auto* fallback = row == new_row ? old_row : nullptr;
-      switch (build_key(t, *row, fallback, key)) {
-        case Built::kKey: add_unique(out, key); break;
-        case Built::kNull: ++stats.null_column; break;
-        case Built::kToast: ++stats.unchanged_toast; break;
-        case Built::kInvalid: ++stats.invalid_key; break;
-      }
+  auto add = [&](const KeyTemplate& t, const pgoutput::Tuple& row,
+                 const pgoutput::Tuple* fallback) {
+    switch (build_key(t, row, fallback, key)) {
+      case Built::kKey: out.add(key); break;
+      case Built::kNull: ++stats.null_column; break;
+      case Built::kToast: ++stats.unchanged_toast; break;
+      case Built::kInvalid: ++stats.invalid_key; break;
     }
+  };
+  for (size_t i = 0; i < templates_.size(); ++i) {
+    const auto& t = templates_[i];
+    if (!bindings_[i].usable) {
+      complete = false;
+      continue;
+    }
+    if (change.new_row != nullptr) add(t, *change.new_row, change.old_row);
+    if (change.kind == RowChange::kInsert) continue;
+    // The old key. A full old row ('O') always names it. Otherwise only identity columns are
+    // known: from a 'K' image, or from the new row when an UPDATE sends no old image (then the
+    // identity did not change). A template using other columns cannot name its old key, and
+    // keeping quiet would leave that key cached.
+    if (change.old_kind != 'O' && bindings_[i].needs_full_old_row) {
+      complete = false;
+      continue;
+    }
+    if (change.old_row != nullptr) add(t, *change.old_row, nullptr);
   }
+  return complete;
 }
 
-void split_explicit_keys(std::string_view content, std::vector<std::string>& out,
-                         KeyStats& stats) {
+void split_explicit_keys(std::string_view content, UniqueKeys& out, KeyStats& stats) {
   size_t i = 0;
+  auto space = [&](size_t at) {
+    return content[at] == ' ' || content[at] == '\n' || content[at] == '\t' || content[at] == '\r';
+  };
   while (i < content.size()) {
-    while (i < content.size() && (content[i] == ' ' || content[i] == '\n' || content[i] == '\t' ||
-                                  content[i] == '\r'))
-      ++i;
+    while (i < content.size() && space(i)) ++i;
     size_t start = i;
-    while (i < content.size() && content[i] != ' ' && content[i] != '\n' && content[i] != '\t' &&
-           content[i] != '\r')
-      ++i;
+    while (i < content.size() && !space(i)) ++i;
     if (i == start) break;
-    std::string key(content.substr(start, i - start));
+    auto key = content.substr(start, i - start);
     if (!is_valid_memcached_key(key)) {
       ++stats.invalid_key;
       continue;
     }
-    add_unique(out, key);
+    out.add(key);
   }
 }
+
+namespace {
+
+std::string identity_name(char replica_identity, bool has_key_columns) {
+  switch (replica_identity) {
+    case 'd': return has_key_columns ? "DEFAULT (primary key)" : "DEFAULT without a primary key";
+    case 'i': return "USING INDEX";
+    case 'n': return "NOTHING";
+    case 'f': return "FULL";
+    default: return std::string("'") + replica_identity + "'";
+  }
+}
+
+// The first column of `tmpl` that `identity` does not log on DELETE, if any.
+std::optional<std::string> column_outside(const KeyTemplate& tmpl, char identity,
+                                          const std::vector<std::string>& identity_columns) {
+  if (identity == 'f') return std::nullopt;
+  for (const auto& col : tmpl.columns())
+    if (std::find(identity_columns.begin(), identity_columns.end(), col) == identity_columns.end())
+      return col;
+  return std::nullopt;
+}
+
+}  // namespace
 
 std::optional<std::string> check_replica_identity(const std::string& where,
                                                   const std::string& table,
@@ -157,20 +199,22 @@ std::optional<std::string> check_replica_identity(const std::string& where,
       return where + ": template \"" + tmpl.text() + "\": table " + table + " has no column \"" +
              col + "\"; fix the column name or drop the template";
   }
-  if (id.replica_identity == 'f') return std::nullopt;
-  std::string ident;
-  switch (id.replica_identity) {
-    case 'd': ident = id.identity_columns.empty() ? "DEFAULT without a primary key" : "DEFAULT (primary key)"; break;
-    case 'i': ident = "USING INDEX"; break;
-    case 'n': ident = "NOTHING"; break;
-    default: ident = std::string("'") + id.replica_identity + "'"; break;
-  }
-  for (const auto& col : tmpl.columns()) {
-    if (std::find(id.identity_columns.begin(), id.identity_columns.end(), col) ==
-        id.identity_columns.end())
-      return where + ": template \"" + tmpl.text() + "\": column \"" + col +
-             "\" is not in the replica identity of " + table + " (REPLICA IDENTITY " + ident +
+  const std::string head = where + ": template \"" + tmpl.text() + "\": column \"";
+  if (!id.partitioned) {
+    if (auto col = column_outside(tmpl, id.replica_identity, id.identity_columns))
+      return head + *col + "\" is not in the replica identity of " + table + " (REPLICA IDENTITY " +
+             identity_name(id.replica_identity, !id.identity_columns.empty()) +
              "), so a DELETE cannot supply it; run ALTER TABLE " + table +
+             " REPLICA IDENTITY FULL or drop the template";
+    return std::nullopt;
+  }
+  for (const auto& p : id.partitions) {
+    if (auto col = column_outside(tmpl, p.replica_identity, p.identity_columns))
+      return head + *col + "\" is not in the replica identity of partition " + p.name + " of " +
+             table + " (REPLICA IDENTITY " +
+             identity_name(p.replica_identity, !p.identity_columns.empty()) +
+             "), so a DELETE cannot supply it; each partition has its own replica identity "
+             "(ALTER TABLE on the parent does not reach it): run ALTER TABLE " + p.name +
              " REPLICA IDENTITY FULL or drop the template";
   }
   return std::nullopt;

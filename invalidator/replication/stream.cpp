@@ -26,7 +26,7 @@ void ReplicationStream::close() {
 }
 
 // Reads the slot's row in pg_replication_slots: missing, lost, or who streams from it.
-Result<ReplicationStream::Started> ReplicationStream::slot_state() {
+invalidator::Result<ReplicationStream::Started> ReplicationStream::slot_state() {
   std::string slot_literal;
   {
     char* lit = PQescapeLiteral(conn_, options_.slot.data(), options_.slot.size());
@@ -56,7 +56,7 @@ Result<ReplicationStream::Started> ReplicationStream::slot_state() {
   return st;
 }
 
-Result<ReplicationStream::Started> ReplicationStream::start() {
+invalidator::Result<ReplicationStream::Started> ReplicationStream::start() {
   close();
   auto give_up = [this](std::string why) {
     close();
@@ -105,7 +105,7 @@ Result<ReplicationStream::Started> ReplicationStream::start() {
   return *found;
 }
 
-Result<bool> ReplicationStream::read(CopyBuffer& out) {
+invalidator::Result<bool> ReplicationStream::read(CopyBuffer& out) {
   char* buf = nullptr;
   int n = PQgetCopyData(conn_, &buf, 1);
   if (n == 0) {

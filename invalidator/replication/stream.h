@@ -63,12 +63,12 @@ class ReplicationStream {
   // first on the same connection (a walsender in database mode runs plain SQL), so the outcome
   // does not depend on the server's message language. An Error: the server could not be reached
   // or refused the commands.
-  Result<Started> start();
+  invalidator::Result<Started> start();
   bool connected() const { return conn_ != nullptr; }
   void close();
 
   // Non-blocking: true with a message in `out`, false when no complete message is buffered.
-  Result<bool> read(CopyBuffer& out);
+  invalidator::Result<bool> read(CopyBuffer& out);
   // Waits up to timeout_us for the socket to become readable; true if it is.
   bool wait_readable_us(int64_t timeout_us);
   // Standby status update: written = flushed = applied = `flush`, which delivery confirmed;
@@ -76,7 +76,7 @@ class ReplicationStream {
   Status send_status(pgoutput::Lsn flush, pgoutput::PgTimestamp now);
 
  private:
-  Result<Started> slot_state();
+  invalidator::Result<Started> slot_state();
 
   StreamOptions options_;
   PGconn* conn_ = nullptr;

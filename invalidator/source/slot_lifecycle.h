@@ -58,7 +58,7 @@ class SlotLifecycle {
   // in state_file, and returns the insert position read after that: every change the new slot
   // will not stream is below it. The caller flushes the region once the replica has it.
   Result<pgoutput::Lsn> replace();
-  bool recovers() const { return src_.on_slot_lost == "flush_region"; }
+  bool recovers() const { return src_.on_slot_lost == config::SlotLostPolicy::kFlushRegion; }
   void replaced();
 
  private:

@@ -10,6 +10,7 @@
 #include "invalidator/source/reload.h"
 #include "invalidator/source/startup.h"
 #include "pool/server_health.h"
+#include "service/notify.h"
 
 namespace mccache::invalidator::source {
 
@@ -22,14 +23,29 @@ SourceLoop::SourceLoop(const config::DatacenterConfig& config, size_t source,
       metrics_(registry, src_.name, every_server(config_.pool)),
       delivery_(config_, src_, metrics_, tracker_, clock_),
       stream_({src_.dsn, src_.slot, src_.publication}),
-      reader_(std::move(prepared.options), who_, metrics_, tracker_),
+      schema_watch_({src_.dsn,
+                     src_.publication,
+                     src_.slot,
+                     src_.create_publication,
+                     prepared.options.truncate,
+                     {},
+                     prepared.options.table_oids}),
+      reader_(std::move(prepared.options), &schema_watch_, who_, metrics_, tracker_),
       slot_(src_, prepared.slot, who_, metrics_),
       status_(std::chrono::milliseconds(config_.invalidator->status_interval_ms), who_, metrics_,
               clock_),
       trigger_(static_cast<size_t>(config_.invalidator->delivery.batch_max_keys)),
-      batch_(delivery_.new_batch()),
-      reloads_seen_(reload_requests()) {
+      batch_(delivery_.new_batch()) {
+  schema_watch_.reset(watch_options());
   if (!prepared.slot.lost.empty()) slot_lost(prepared.slot.lost);
+}
+
+replication::SchemaWatch::Options SourceLoop::watch_options() const {
+  std::vector<std::string> tables;
+  for (const auto& [t, _] : config_.invalidator->tables) tables.push_back(t);
+  const auto& keys = reader_.options();
+  return {src_.dsn,      src_.publication, src_.slot,      src_.create_publication,
+          keys.truncate, tables,           keys.table_oids};
 }
 
 bool SourceLoop::keep_delivering() const {
@@ -95,6 +111,7 @@ bool SourceLoop::recover_slot() {
 }
 
 void SourceLoop::reload() {
+  service::Reloading reloading;
   Reload next;
   try {
     next = read_reload(config_, src_);
@@ -120,6 +137,7 @@ void SourceLoop::reload() {
   inv.message_prefix = next.config.invalidator->message_prefix;
   inv.truncate = next.config.invalidator->truncate;
   src_.on_slot_lost = next.source.on_slot_lost;
+  schema_watch_.reset(watch_options());
   if (next.pool_changed) {
     config_.pool = next.config.pool;
     delivery_.change_pool(config_.pool, *batch_);
@@ -136,6 +154,7 @@ void SourceLoop::reload() {
 }
 
 bool SourceLoop::step(int& exit_code) {
+  reader_.report_notices(schema_watch_.tick(clock_.now()));
   // Servers that failed get their waiting keys again once their backoff has run out.
   delivery_.deliverer().retry_due();
   if (delivery_.too_many_held()) {
@@ -232,6 +251,7 @@ int SourceLoop::run() {
     if (!step(exit_code)) break;
     nap_first = !stream_.connected() && gate_unreachable_;
   }
+  service::notify_stopping();
   if (exit_code == 0 && !slot_.lost()) finish();
   feedback(true);
   stream_.close();

@@ -14,6 +14,7 @@
 #include "invalidator/delivery/batch_trigger.h"
 #include "invalidator/delivery/confirm_tracker.h"
 #include "invalidator/metrics.h"
+#include "invalidator/replication/catalog_watch.h"
 #include "invalidator/replication/stream.h"
 #include "invalidator/signals.h"
 #include "invalidator/source/gated_delivery.h"
@@ -50,6 +51,7 @@ class SourceLoop {
   // SIGINT/SIGTERM: one bounded last attempt for what was read.
   void finish();
   void feedback(bool force);
+  replication::SchemaWatch::Options watch_options() const;
 
   config::DatacenterConfig config_;  // as loaded, or as last reloaded (templates only)
   config::SourceConfig src_;         // the primary this loop follows
@@ -59,12 +61,15 @@ class SourceLoop {
   delivery::ConfirmTracker tracker_;
   GatedDelivery delivery_;
   replication::ReplicationStream stream_;
+  replication::SchemaWatch schema_watch_;  // the cached tables' catalog, between transactions
   StreamReader reader_;
   SlotLifecycle slot_;
   StatusFeedback status_;
   delivery::BatchTrigger trigger_;
   std::unique_ptr<delivery::Batch> batch_;  // filling; handed to delivery_ when due
-  uint64_t reloads_seen_;
+  // 0, not the count at construction: a SIGHUP that came during start-up (after READY=1 was
+  // sent) is still applied.
+  uint64_t reloads_seen_ = 0;
   bool reload_pending_ = false;
   bool reported_paused_ = false;
   bool gate_unreachable_ = false;  // the last gate attempt could not reach the primary

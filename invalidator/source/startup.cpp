@@ -10,12 +10,6 @@ std::string table_where(const config::DatacenterConfig& c, const std::string& ta
   return c.file + ": invalidator.tables.\"" + table + "\"[" + std::to_string(i) + "]";
 }
 
-keys::TruncatePolicy truncate_policy(const std::string& name) {
-  if (name == "ignore") return keys::TruncatePolicy::kIgnore;
-  if (name == "halt") return keys::TruncatePolicy::kHalt;
-  return keys::TruncatePolicy::kFlushRegion;
-}
-
 }  // namespace
 
 std::vector<config::HostPort> every_server(const config::PoolConfig& pool) {
@@ -30,11 +24,12 @@ keys::TransactionKeysOptions prepare_tables(const config::DatacenterConfig& conf
   const auto& inv = *config.invalidator;
   keys::TransactionKeysOptions opt;
   opt.message_prefix = inv.message_prefix;
-  opt.truncate = truncate_policy(inv.truncate);
+  opt.truncate = inv.truncate;
   std::vector<std::string> tables;
   for (const auto& [table, templates] : inv.tables) {
     tables.push_back(table);
     auto identity = catalog.table_identity(table);
+    opt.table_oids[table] = identity.oid;
     auto& compiled = opt.tables[table];
     for (size_t i = 0; i < templates.size(); ++i) {
       std::string error;

@@ -17,7 +17,7 @@ constexpr int kMessagesPerPass = 20000;
 }  // namespace
 
 void StreamReader::new_session() {
-  txns_ = std::make_unique<keys::TransactionKeys>(options_);
+  txns_ = std::make_unique<keys::TransactionKeys>(options_, schema_);
   reported_stats_ = {};
   reported_rows_ = 0;
 }
@@ -70,6 +70,7 @@ ReadPass StreamReader::read(replication::ReplicationStream& stream, delivery::Ba
     if (auto* begin = std::get_if<pgoutput::Begin>(&msg.message))
       open_final_lsn_ = begin->final_lsn;
     auto ev = txns_->on_message(std::move(msg.message));
+    for (const auto& notice : ev.notices) report(notice);
     // A transaction with more keys than the batch has room for goes in parts, each delivered
     // when the batch is full; only the last one, at COMMIT, carries its position.
     if (size_t room = trigger.max_keys() - std::min(trigger.max_keys(), batch.key_count());
@@ -88,6 +89,10 @@ ReadPass StreamReader::read(replication::ReplicationStream& stream, delivery::Ba
                     ev.message, pgoutput::format_lsn(x.wal_start));
       pass = {ReadPass::kStopped, 2};
       break;
+    } else if (ev.kind == keys::StreamEvent::kReconnect) {
+      spdlog::warn("{}replication: {}; reconnecting", who_, ev.message);
+      pass = {ReadPass::kFailed};
+      break;
     } else if (ev.kind == keys::StreamEvent::kError) {
       spdlog::error("{}{}", who_, ev.message);
       pass = {ReadPass::kStopped, 1};
@@ -98,9 +103,19 @@ ReadPass StreamReader::read(replication::ReplicationStream& stream, delivery::Ba
   return pass;
 }
 
+void StreamReader::report(const keys::SchemaNotice& notice) {
+  if (notice.unfollowed)
+    spdlog::error("{}schema change: {}", who_, notice.message);
+  else
+    spdlog::warn("{}schema change: {}", who_, notice.message);
+  metrics_.schema_changes[static_cast<size_t>(notice.change)]->Increment();
+}
+
 void StreamReader::record_key_stats() {
   if (!txns_) return;
   const auto& s = txns_->stats();
+  metrics_.unnamed_changes.Increment(
+      static_cast<double>(s.unnamed_changes - reported_stats_.unnamed_changes));
   metrics_.key_null_column.Increment(
       static_cast<double>(s.null_column - reported_stats_.null_column));
   metrics_.key_invalid.Increment(static_cast<double>(s.invalid_key - reported_stats_.invalid_key));

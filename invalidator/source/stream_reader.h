@@ -12,6 +12,7 @@
 #include "invalidator/delivery/batch_trigger.h"
 #include "invalidator/delivery/confirm_tracker.h"
 #include "invalidator/error.h"
+#include "invalidator/keys/schema.h"
 #include "invalidator/keys/transaction_keys.h"
 #include "invalidator/metrics.h"
 #include "invalidator/replication/stream.h"
@@ -31,13 +32,23 @@ struct ReadPass {
 
 class StreamReader {
  public:
-  StreamReader(keys::TransactionKeysOptions options, std::string who, Metrics& metrics,
-               delivery::ConfirmTracker& tracker)
-      : options_(std::move(options)), who_(std::move(who)), metrics_(metrics), tracker_(tracker) {}
+  // `schema` answers what the stream cannot tell (partitions, renames; keys/schema.h).
+  StreamReader(keys::TransactionKeysOptions options, keys::SchemaView* schema, std::string who,
+               Metrics& metrics, delivery::ConfirmTracker& tracker)
+      : options_(std::move(options)),
+        schema_(schema),
+        who_(std::move(who)),
+        metrics_(metrics),
+        tracker_(tracker) {}
 
   // A new replication session: pgoutput resends Relation messages in every session, and a
   // half-read transaction is resent whole.
   void new_session();
+  // A schema change the catalog check saw between transactions: logged and counted like the
+  // stream's.
+  void report_notices(const std::vector<keys::SchemaNotice>& notices) {
+    for (const auto& n : notices) report(n);
+  }
   // The slot was lost: nothing more is read from this session.
   void end_session() { txns_.reset(); }
 
@@ -53,12 +64,16 @@ class StreamReader {
   // New templates (a reload), between transactions only; an Error says why they do not fit the
   // tables seen in this session, and then nothing changed.
   Status replace_options(const keys::TransactionKeysOptions& options);
+  const keys::TransactionKeysOptions& options() const { return options_; }
 
  private:
   // Moves the key statistics of what was read into the metrics.
   void record_key_stats();
+  // A schema change under the cached tables (keys/schema.h): logged and counted.
+  void report(const keys::SchemaNotice& notice);
 
   keys::TransactionKeysOptions options_;
+  keys::SchemaView* schema_;
   std::string who_;
   Metrics& metrics_;
   delivery::ConfirmTracker& tracker_;

@@ -10,9 +10,8 @@ lease::LeaseSettings lease_settings_of(const config::LeaseConfig& c) {
   lease::LeaseSettings s;
   s.lease_ttl_s = static_cast<uint32_t>(c.lease_ttl_s);
   s.stale_ttl_s = static_cast<uint32_t>(c.stale_ttl_s);
-  // config/ has validated the name; a stale TTL of 0 keeps nothing, so it is a plain delete.
-  s.delete_mode =
-      lease::delete_mode_from_name(c.delete_mode).value_or(lease::DeleteMode::Invalidate);
+  // A stale TTL of 0 keeps nothing, so it is a plain delete.
+  s.delete_mode = c.delete_mode;
   if (s.stale_ttl_s == 0) s.delete_mode = lease::DeleteMode::Remove;
   return s;
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/log_level.h"
 
 namespace mccache::net {
 namespace {
@@ -65,7 +66,7 @@ std::shared_ptr<const LiveConfig> reload_live_config(const std::string& path,
     return nullptr;
   }
   keep_restart_only(next, running);
-  spdlog::set_level(spdlog::level::from_str(next.log.level));
+  spdlog::set_level(config::spdlog_level(next.log.level));
   std::shared_ptr<const LiveConfig> live;
   try {
     live = build_live_config(next, workers, &running);

@@ -20,6 +20,7 @@
 #include "mcproxy/net/live_config.h"
 #include "mcproxy/net/reload.h"
 #include "mcproxy/net/worker.h"
+#include "service/notify.h"
 
 namespace mccache::mcproxy {
 namespace {
@@ -138,6 +139,7 @@ int run_proxy(const config::DatacenterConfig& config) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
       if (ec) return;
       if (sig == SIGHUP) {
+        service::Reloading reloading;
         auto running = live.get();
         if (auto next = net::reload_live_config(config.file, *running, thread_count)) {
           live.set(next);
@@ -148,6 +150,7 @@ int run_proxy(const config::DatacenterConfig& config) {
         }
       } else if (!draining) {
         draining = true;
+        service::notify_stopping();
         int timeout_ms = live.get()->proxy.shutdown_timeout_ms;
         spdlog::info("signal {}: not accepting; finishing in-flight requests (up to {} ms; "
                      "signal again to stop at once)",
@@ -172,6 +175,7 @@ int run_proxy(const config::DatacenterConfig& config) {
                    ? ", gutter of " + std::to_string(config.pool.gutter.servers.size())
                    : std::string(),
                proxy.metrics_listen ? ", metrics on " + proxy.metrics_listen->str() : "");
+  service::notify_ready();
   std::thread signal_thread([&] { signals_io.run(); });
   for (auto& t : threads) t.join();
   signals_io.stop();

@@ -28,7 +28,8 @@ std::shared_ptr<TlsContext> TlsContext::create(const config::TlsConfig& tls, std
     return nullptr;
   }
   std::shared_ptr<TlsContext> out(new TlsContext(ctx));
-  SSL_CTX_set_min_proto_version(ctx, tls.min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION);
+  SSL_CTX_set_min_proto_version(
+      ctx, tls.min_version == config::TlsVersion::kTls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   // Partial writes and a moving retry buffer match how replies are written; no renegotiation.
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);

@@ -33,7 +33,7 @@ TEST(Config, Minimal_FillsDocumentedDefaults) {
   EXPECT_EQ(c.datacenter, "dc2");
   ASSERT_EQ(c.pool.servers.size(), 1u);
   EXPECT_EQ(c.pool.servers[0].str(), "127.0.0.1:11211");
-  EXPECT_EQ(c.pool.hash, "ketama");
+  EXPECT_EQ(c.pool.hash, HashMode::kKetama);
   ASSERT_TRUE(c.mcproxy);
   EXPECT_EQ(c.mcproxy->listen.str(), "127.0.0.1:11311");
   EXPECT_FALSE(c.mcproxy->admin_commands);
@@ -43,7 +43,7 @@ TEST(Config, Minimal_FillsDocumentedDefaults) {
   ASSERT_TRUE(c.invalidator);
   EXPECT_EQ(c.invalidator->sources[0].slot, "mcinval_dc2");  // derived from the datacenter
   EXPECT_FALSE(c.invalidator->sources[0].wait_for_replay);
-  EXPECT_EQ(c.invalidator->delivery.on_server_down, "hold");
+  EXPECT_EQ(c.invalidator->delivery.on_server_down, ServerDownPolicy::kHold);
   EXPECT_EQ(c.invalidator->delivery.max_held_keys, 1000000);
 }
 
@@ -112,8 +112,7 @@ TEST(Config, EmptyPool_IsRefused) {
 }
 
 TEST(Config, MissingDatacenter_SaysAddIt) {
-  EXPECT_THAT(error_of(R"({"pool": {"servers": ["a:1"]}})"),
-              HasSubstr("datacenter: is required"));
+  EXPECT_THAT(error_of(R"({"pool": {"servers": ["a:1"]}})"), HasSubstr("datacenter: is required"));
 }
 
 TEST(Config, BadChoice_ListsTheChoices) {
@@ -126,7 +125,8 @@ TEST(Config, BadChoice_ListsTheChoices) {
 TEST(Config, MaxHeldKeys_OutOfRange_NamesTheRange) {
   auto e = error_of(R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
       "invalidator": {"source": {"dsn": "x"}, "delivery": {"max_held_keys": 0}}})");
-  EXPECT_THAT(e, HasSubstr("invalidator.delivery.max_held_keys: 0 is out of range; use 1..100000000"));
+  EXPECT_THAT(e,
+              HasSubstr("invalidator.delivery.max_held_keys: 0 is out of range; use 1..100000000"));
 }
 
 TEST(Config, TableName_MustBeSchemaQualified) {
@@ -185,19 +185,22 @@ namespace {
 
 std::string invalidator_config(const std::string& source_extra, const std::string& extra = "") {
   return R"({"datacenter": "dc1", "pool": {"servers": ["a:1"]},
-      "invalidator": {"source": {"dsn": "x")" + source_extra + "}" + extra + "}}";
+      "invalidator": {"source": {"dsn": "x")" +
+         source_extra + "}" + extra + "}}";
 }
 
 TEST(Config, InvalidatorOperationsFields_HaveDocumentedDefaults) {
   auto c = parse_config(invalidator_config(""), "dc.json");
   EXPECT_EQ(c.invalidator->sources[0].standby_retry_ms, 1000);
-  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, "halt");
+  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, SlotLostPolicy::kHalt);
   EXPECT_EQ(c.invalidator->sources[0].state_file, "");
   EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 5000);
   c = parse_config(invalidator_config(R"(, "standby_retry_ms": 250, "on_slot_lost": "flush_region",
-      "state_file": "/var/lib/mcinval/dc1.state")", R"(, "shutdown_timeout_ms": 0)"), "dc.json");
+      "state_file": "/var/lib/mcinval/dc1.state")",
+                                      R"(, "shutdown_timeout_ms": 0)"),
+                   "dc.json");
   EXPECT_EQ(c.invalidator->sources[0].standby_retry_ms, 250);
-  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, "flush_region");
+  EXPECT_EQ(c.invalidator->sources[0].on_slot_lost, SlotLostPolicy::kFlushRegion);
   EXPECT_EQ(c.invalidator->sources[0].state_file, "/var/lib/mcinval/dc1.state");
   EXPECT_EQ(c.invalidator->shutdown_timeout_ms, 0);
 }
@@ -225,13 +228,15 @@ TEST(Config, NegativeShutdownTimeout_IsRefused) {
 
 std::string sharded(const std::string& sources, const std::string& extra = "") {
   return R"({"datacenter": "dc2", "pool": {"servers": ["a:1"]},
-      "invalidator": {"sources": )" + sources + extra + "}}";
+      "invalidator": {"sources": )" +
+         sources + extra + "}}";
 }
 
 TEST(Config, SeveralSources_EachWithItsNameSlotAndReplica) {
   auto c = parse_config(sharded(R"([
       {"name": "users", "dsn": "host=p1", "wait_for_replay": "host=r1"},
-      {"name": "posts", "dsn": "host=p2", "slot": "custom"}])"), "dc.json");
+      {"name": "posts", "dsn": "host=p2", "slot": "custom"}])"),
+                        "dc.json");
   ASSERT_EQ(c.invalidator->sources.size(), 2u);
   EXPECT_EQ(c.invalidator->sources[0].name, "users");
   EXPECT_EQ(c.invalidator->sources[0].slot, "mcinval_dc2_users");

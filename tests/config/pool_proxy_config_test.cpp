@@ -136,7 +136,7 @@ TEST(TlsConfig, ReadableFiles_AreTaken) {
       "key_file": "/etc/passwd", "min_version": "1.3"})"),
                         "dc1.json", Role::kProxy);
   EXPECT_TRUE(c.mcproxy->tls.enabled());
-  EXPECT_EQ(c.mcproxy->tls.min_version, "1.3");
+  EXPECT_EQ(c.mcproxy->tls.min_version, TlsVersion::kTls13);
   EXPECT_EQ(c.mcproxy->tls.ca_file, "");
 }
 

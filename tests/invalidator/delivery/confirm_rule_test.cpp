@@ -76,7 +76,7 @@ config::DeliveryConfig delivery_config(bool skip) {
   config::DeliveryConfig c;
   c.retry_initial_ms = 50;
   c.retry_max_ms = 200;  // a ladder of 50 + 100 ms: "skip" gives up after 150 ms of failures
-  c.on_server_down = skip ? "skip" : "hold";
+  c.on_server_down = skip ? config::ServerDownPolicy::kSkip : config::ServerDownPolicy::kHold;
   return c;
 }
 

@@ -21,6 +21,7 @@
 #include "pool/ketama.h"
 #include "tests/invalidator/support/cache_checks.h"
 #include "tests/invalidator/support/pg_cluster.h"
+#include "tests/invalidator/support/process_checks.h"
 #include "tests/support/servers.h"
 #include "tests/support/waiting.h"
 
@@ -30,42 +31,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// GET /metrics; "" when nothing answers.
-std::string scrape(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  std::string out;
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    std::string req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
-      char buf[8192];
-      ssize_t n;
-      while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) out.append(buf, static_cast<size_t>(n));
-    }
-  }
-  ::close(fd);
-  return out;
-}
-
-// The value of an unlabelled metric, or -1.
-double metric(uint16_t port, const std::string& name) {
-  auto text = scrape(port);
-  auto at = text.find("\n" + name + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + name.size() + 2));
-}
-
-// Waits for `pid` to exit; its exit status, or -1 after `timeout`.
-int wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
-  int status = 0;
-  if (!eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+// The daemon's /metrics page and one unlabelled series of it (tests/invalidator/support).
+std::string scrape(uint16_t port) { return scrape_metrics(port); }
+double metric(uint16_t port, const std::string& name) { return metric_value(port, name); }
 
 class OperationsTest : public ::testing::Test {
  protected:
@@ -463,8 +431,8 @@ TEST_F(OperationsTest, TlsAndPassfile_StreamOverTls_AndThePasswordIsNeverLogged)
   EXPECT_TRUE(eventually([] { return invalidated("user:8001"); })) << read_file(d.log);
   EXPECT_EQ(sql.query("SELECT bool_and(s.ssl)::text || count(*) FROM pg_stat_ssl s JOIN "
                       "pg_stat_activity a USING (pid) WHERE a.usename = 'inval'"),
-            "true2")
-      << "the replication stream and the read gate must both use TLS";
+            "true3")
+      << "the replication stream, the read gate and the schema check must all use TLS";
   EXPECT_EQ(read_file(d.log).find(password), std::string::npos);
   stop_process(d.pid, SIGTERM);
   d.pid = -1;

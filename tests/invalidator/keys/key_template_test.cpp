@@ -32,13 +32,18 @@ Value t(std::string_view s) { return {ValueKind::kText, s}; }
 Value null() { return {ValueKind::kNull, {}}; }
 Value toast() { return {ValueKind::kUnchangedToast, {}}; }
 
-TableKeys bound(std::vector<std::string> templates) {
+TableKeys bound(std::vector<std::string> templates,
+                pgoutput::Relation relation = users_relation()) {
   std::vector<KeyTemplate> ts;
   for (auto& s : templates) ts.push_back(compiled(s));
   TableKeys tk(std::move(ts));
-  std::string error;
-  EXPECT_TRUE(tk.bind(users_relation(), error)) << error;
+  EXPECT_TRUE(tk.bind(relation).missing_columns.empty());
   return tk;
+}
+
+RowChange insert(const pgoutput::Tuple& row) { return {RowChange::kInsert, &row, nullptr, 0}; }
+RowChange update(const pgoutput::Tuple& row, const pgoutput::Tuple* old_row, char old_kind) {
+  return {RowChange::kUpdate, &row, old_row, old_kind};
 }
 
 TEST(KeyTemplate, Compile_SplitsLiteralsAndColumns) {
@@ -50,69 +55,105 @@ TEST(KeyTemplate, Compile_SplitsLiteralsAndColumns) {
   EXPECT_FALSE(KeyTemplate::compile("a}{id}", error));
 }
 
-TEST(TableKeys, Bind_NamesAMissingColumn) {
-  TableKeys tk({compiled("x:{nope}")});
-  std::string error;
-  EXPECT_FALSE(tk.bind(users_relation(), error));
-  EXPECT_NE(error.find("\"nope\""), std::string::npos);
+TEST(TableKeys, Bind_ReportsAMissingColumn_AndThatTemplateNamesNoKey) {
+  TableKeys tk({compiled("x:{nope}"), compiled("user:{id}")});
+  auto report = tk.bind(users_relation());
+  ASSERT_EQ(report.missing_columns.size(), 1u);
+  EXPECT_EQ(report.missing_columns[0].column, "nope");
+  pgoutput::Tuple row{t("42"), t("alice"), null()};
+  UniqueKeys keys;
+  KeyStats stats;
+  EXPECT_FALSE(tk.keys_for(insert(row), keys, stats));
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"user:42"}));
 }
 
 TEST(TableKeys, Insert_ProducesKeysFromTheNewRow) {
   auto tk = bound({"user:{id}", "user_by_name:{username}"});
   pgoutput::Tuple row{t("42"), t("alice"), null()};
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
-  tk.keys_for(&row, nullptr, keys, stats);
-  EXPECT_EQ(keys, (std::vector<std::string>{"user:42", "user_by_name:alice"}));
+  EXPECT_TRUE(tk.keys_for(insert(row), keys, stats));
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"user:42", "user_by_name:alice"}));
 }
 
 TEST(TableKeys, RenamedUsername_InvalidatesOldAndNewKeysOnce) {
   auto tk = bound({"user:{id}", "user_by_name:{username}"});
   pgoutput::Tuple old_row{t("42"), t("alice"), null()};
   pgoutput::Tuple new_row{t("42"), t("alicia"), null()};
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
-  tk.keys_for(&new_row, &old_row, keys, stats);
-  EXPECT_EQ(keys, (std::vector<std::string>{"user:42", "user_by_name:alicia", "user_by_name:alice"}));
+  EXPECT_TRUE(tk.keys_for(update(new_row, &old_row, 'O'), keys, stats));
+  EXPECT_EQ(keys.keys(),
+            (std::vector<std::string>{"user:42", "user_by_name:alicia", "user_by_name:alice"}));
+}
+
+// REPLICA IDENTITY DEFAULT: an UPDATE sends no old row, or only the key ('K'), so the old
+// username is unknown. Saying nothing would leave user_by_name:<old> cached.
+TEST(TableKeys, OldKeyOutsideTheIdentity_WithoutAFullOldRow_IsReportedUnnamed) {
+  auto tk = bound({"user:{id}", "user_by_name:{username}"});
+  pgoutput::Tuple new_row{t("42"), t("alicia"), null()};
+  pgoutput::Tuple key_only{t("41"), null(), null()};
+  UniqueKeys keys;
+  KeyStats stats;
+  EXPECT_FALSE(tk.keys_for(update(new_row, nullptr, 0), keys, stats));
+  EXPECT_FALSE(tk.keys_for(update(new_row, &key_only, 'K'), keys, stats));
+  EXPECT_FALSE(tk.keys_for({RowChange::kDelete, nullptr, &key_only, 'K'}, keys, stats));
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"user:42", "user_by_name:alicia", "user:41"}));
+  EXPECT_EQ(stats.null_column, 0u) << "an unknown old value is not a NULL column";
+  // Key-column templates alone can always name the old key.
+  auto by_id = bound({"user:{id}"});
+  EXPECT_TRUE(by_id.keys_for(update(new_row, nullptr, 0), keys, stats));
+  EXPECT_TRUE(by_id.keys_for({RowChange::kDelete, nullptr, &key_only, 'K'}, keys, stats));
+}
+
+TEST(TableKeys, Binding_FollowsColumnNamesNotPositions) {
+  pgoutput::Relation partition = users_relation();
+  partition.columns = {{"bio", 25, false}, {"username", 25, false}, {"id", 20, true}};
+  auto tk = bound({"user:{id}", "user_by_name:{username}"}, partition);
+  pgoutput::Tuple row{null(), t("bob"), t("7")};
+  UniqueKeys keys;
+  KeyStats stats;
+  EXPECT_TRUE(tk.keys_for(insert(row), keys, stats));
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"user:7", "user_by_name:bob"}));
 }
 
 TEST(TableKeys, UnchangedToast_TakesTheOldRowsValue) {
   auto tk = bound({"bio:{bio}"});
   pgoutput::Tuple old_row{t("42"), t("alice"), t("long")};
   pgoutput::Tuple new_row{t("42"), t("alice"), toast()};
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
-  tk.keys_for(&new_row, &old_row, keys, stats);
-  EXPECT_EQ(keys, (std::vector<std::string>{"bio:long"}));
+  tk.keys_for(update(new_row, &old_row, 'O'), keys, stats);
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"bio:long"}));
   EXPECT_EQ(stats.unchanged_toast, 0u);
 }
 
 TEST(TableKeys, UnchangedToastWithoutOldRow_IsSkippedAndCounted) {
   auto tk = bound({"bio:{bio}", "user:{id}"});
   pgoutput::Tuple new_row{t("42"), t("alice"), toast()};
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
-  tk.keys_for(&new_row, nullptr, keys, stats);
-  EXPECT_EQ(keys, (std::vector<std::string>{"user:42"}));
+  tk.keys_for(insert(new_row), keys, stats);
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"user:42"}));
   EXPECT_EQ(stats.unchanged_toast, 1u);
 }
 
 TEST(TableKeys, NullColumnOrInvalidKey_ProducesNoKey) {
   auto tk = bound({"bio:{bio}", "name:{username}"});
   pgoutput::Tuple row{t("1"), t("has space"), null()};
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
-  tk.keys_for(&row, nullptr, keys, stats);
+  tk.keys_for(insert(row), keys, stats);
   EXPECT_TRUE(keys.empty());
   EXPECT_EQ(stats.null_column, 1u);
   EXPECT_EQ(stats.invalid_key, 1u);
 }
 
 TEST(ExplicitKeys, SplitsOnWhitespaceAndDropsInvalidKeys) {
-  std::vector<std::string> keys;
+  UniqueKeys keys;
   KeyStats stats;
   split_explicit_keys("  feed:1 count:2\nfeed:1 " + std::string(300, 'k'), keys, stats);
-  EXPECT_EQ(keys, (std::vector<std::string>{"feed:1", "count:2"}));
+  EXPECT_EQ(keys.keys(), (std::vector<std::string>{"feed:1", "count:2"}));
   EXPECT_EQ(stats.invalid_key, 1u);
 }
 
@@ -120,7 +161,12 @@ TableIdentity users_identity(char ident) {
   // Like the catalog query: FULL and NOTHING have no identity index.
   std::vector<std::string> identity;
   if (ident == 'd' || ident == 'i') identity = {"id"};
-  return {true, ident, {"id", "username", "bio"}, identity};
+  TableIdentity id;
+  id.exists = true;
+  id.replica_identity = ident;
+  id.columns = {"id", "username", "bio"};
+  id.identity_columns = identity;
+  return id;
 }
 
 TEST(ReplicaIdentityCheck, ColumnOutsidePrimaryKey_IsRefusedWithTheFix) {
@@ -135,6 +181,18 @@ TEST(ReplicaIdentityCheck, ColumnOutsidePrimaryKey_IsRefusedWithTheFix) {
 TEST(ReplicaIdentityCheck, PrimaryKeyColumnsOrFullIdentity_AreAccepted) {
   EXPECT_FALSE(check_replica_identity("w", "public.users", compiled("user:{id}"), users_identity('d')));
   EXPECT_FALSE(check_replica_identity("w", "public.users", compiled("n:{username}"), users_identity('f')));
+}
+
+TEST(ReplicaIdentityCheck, PartitionedTable_ChecksEveryPartitionsOwnIdentity) {
+  auto id = users_identity('f');  // the parent's own identity does not log any row
+  id.partitioned = true;
+  id.partitions = {{"public.users_a", 'f', {}}, {"public.users_b", 'd', {"id"}}};
+  EXPECT_FALSE(check_replica_identity("w", "public.users", compiled("user:{id}"), id));
+  auto err = check_replica_identity("w", "public.users", compiled("n:{username}"), id);
+  ASSERT_TRUE(err);
+  EXPECT_NE(err->find("partition public.users_b of public.users"), std::string::npos) << *err;
+  EXPECT_NE(err->find("ALTER TABLE public.users_b REPLICA IDENTITY FULL"), std::string::npos)
+      << *err;
 }
 
 TEST(ReplicaIdentityCheck, NothingOrMissingTable_IsRefused) {
