@@ -86,9 +86,11 @@ constexpr Field<SourceConfig> kSourceFields[] = {
                                             .min = 10,
                                             .max = 600000,
                                             .doc = "how often a standby retries a slot in use"}),
-    field<&SourceConfig::state_file>({.name = "state_file",
-                                      .type = Type::kPath,
-                                      .doc = "records the slot, so its loss is noticed"}),
+    field<&SourceConfig::state_file>(
+        {.name = "state_file",
+         .type = Type::kPath,
+         .default_text = "`<state_dir>/<slot>.state` (`<name>-<slot>.state` for a named source)",
+         .doc = "records the slot and its position, so its loss is noticed"}),
     field<&SourceConfig::on_slot_lost>(
         {.name = "on_slot_lost", .doc = "what to do when the slot is lost"}),
 };
@@ -176,6 +178,11 @@ constexpr Field<DeliveryConfig> kDeliveryFields[] = {
 constexpr Field<InvalidatorConfig> kInvalidatorFields[] = {
     field<&InvalidatorConfig::metrics_listen>(
         {.name = "metrics_listen", .doc = "Prometheus /metrics; off when absent"}),
+    field<&InvalidatorConfig::state_dir>(
+        {.name = "state_dir",
+         .type = Type::kPath,
+         .default_text = "`$STATE_DIRECTORY`, else `/var/lib/mccache`",
+         .doc = "where the slots' state files live"}),
     custom<InvalidatorConfig>({.name = "source", .doc = "the one Postgres primary"}, &read_source,
                               &table_docs<kSourceFields>),
     custom<InvalidatorConfig>({.name = "wait_for_replay",

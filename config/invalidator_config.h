@@ -24,8 +24,10 @@ struct SourceConfig {
   // A second invalidator for the same slot (a standby) finds the slot active and retries this
   // often.
   int standby_retry_ms = 1000;
-  // Records that the slot existed on this cluster (system identifier), so a restarted daemon that
-  // finds it missing reports slot loss instead of silently creating a new slot. Empty: off.
+  // Records the slot, the cluster's system identifier and the last confirmed position, so a
+  // restarted daemon that finds the slot missing, or a slot that starts later, reports slot loss
+  // instead of streaming from it silently. Empty: <state_dir>/<slot>.state (named sources:
+  // <state_dir>/<name>-<slot>.state); a relative path is relative to state_dir.
   std::string state_file;
   // The slot disappeared or was invalidated (wal_status 'lost'): "halt" (stay up without streaming
   // until an operator acts) or "flush_region" (flush_all every pool server, new slot, resume).
@@ -53,6 +55,9 @@ struct DeliveryConfig {
 
 struct InvalidatorConfig {
   std::optional<HostPort> metrics_listen;
+  // Where the slots' state files live. Empty: $STATE_DIRECTORY (set by systemd's
+  // StateDirectory=), else /var/lib/mccache.
+  std::string state_dir;
   // "source" (one primary, with the section's wait_for_replay) or "sources" (several): each is
   // followed independently, so a slow or down shard does not hold back the others.
   std::vector<SourceConfig> sources;

@@ -114,17 +114,24 @@ Metrics::Metrics(Registry& registry, const std::string& source,
                         .Help("Commit timestamp to delete acknowledged")
                         .Register(registry)
                         .Add(with_source(source), latency_bounds())),
-      commit_to_ack_bounds(latency_bounds()) {
+      commit_to_ack_bounds(latency_bounds()),
+      source(source),
+      up_family(BuildGauge().Name("mcinval_memcached_up").Help("1 if the last exchange succeeded")
+                    .Register(registry)) {
   auto& changes = BuildCounter().Name("mcinval_schema_changes_total")
                       .Help("Schema changes under cached tables, by kind (docs/invalidator.md)")
                       .Register(registry);
   for (size_t i = 0; i < keys::kSchemaChangeKinds; ++i)
     schema_changes.push_back(&changes.Add(with_source(
         source, {{"change", keys::schema_change_name(static_cast<keys::SchemaChange>(i))}})));
-  auto& up = BuildGauge().Name("mcinval_memcached_up").Help("1 if the last exchange succeeded")
-                 .Register(registry);
+  set_servers(servers);
+}
+
+void Metrics::set_servers(const std::vector<config::HostPort>& servers) {
+  for (auto* g : server_up) up_family.Remove(g);
+  server_up.clear();
   for (const auto& s : servers) {
-    auto& g = up.Add(with_source(source, {{"server", s.str()}}));
+    auto& g = up_family.Add(with_source(source, {{"server", s.str()}}));
     g.Set(1);
     server_up.push_back(&g);
   }

@@ -47,7 +47,7 @@ struct Metrics {
   prometheus::Counter& batches;
   prometheus::Counter& deleted;           // acknowledged, not NF
   prometheus::Counter& not_found;
-  prometheus::Counter& rejected;          // CLIENT_ERROR: a key memcached refuses (counted as done)
+  prometheus::Counter& rejected;          // CLIENT_ERROR: the part is retried, never counted as done
   prometheus::Counter& skipped;           // dropped under on_server_down "skip"
   prometheus::Counter& flushes;           // flush_all sent for TRUNCATE
   prometheus::Counter& retries;
@@ -75,6 +75,11 @@ struct Metrics {
   prometheus::Histogram& commit_to_ack;
   std::vector<double> commit_to_ack_bounds;
   void observe_commit_to_ack(const std::vector<double>& seconds);
+  // mcinval_memcached_up{server}, one per server of the pool then the gutter (the deliverer's
+  // order); set_servers replaces them when a reload changes the pool.
+  void set_servers(const std::vector<config::HostPort>& servers);
+  std::string source;
+  prometheus::Family<prometheus::Gauge>& up_family;
   std::vector<prometheus::Gauge*> server_up;
 };
 

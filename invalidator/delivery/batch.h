@@ -16,8 +16,14 @@
 
 namespace mccache::invalidator::delivery {
 
+// A committed transaction's keys, or a part of them: a big transaction is delivered in parts while
+// it is read, and only its last part (read at COMMIT) carries its position.
 struct CommittedTxn {
-  pgoutput::Lsn end_lsn = 0;  // 0: carries no position (a non-transactional message)
+  pgoutput::Lsn end_lsn = 0;  // 0: carries no position (a non-transactional message, a part)
+  // What the readers' database must have replayed to show it; 0: end_lsn. A part read before the
+  // COMMIT message gates on its Begin's final_lsn + 1: a replica whose replay passed the commit
+  // record's start has replayed that record (replay advances record by record).
+  pgoutput::Lsn gate_lsn = 0;
   pgoutput::PgTimestamp commit_time = 0;
   uint32_t xid = 0;  // 0: none (a non-transactional message)
   std::vector<std::string> keys;
@@ -49,11 +55,16 @@ class Batch {
   size_t key_count() const { return keys_; }
   size_t txn_count() const { return txns_; }
   pgoutput::Lsn end_lsn() const { return end_lsn_; }
+  // The read gate's position for the whole batch (CommittedTxn::gate_lsn).
+  pgoutput::Lsn gate_lsn() const { return gate_lsn_; }
   pgoutput::PgTimestamp oldest_commit_time() const { return oldest_commit_; }
   const std::vector<pgoutput::PgTimestamp>& commit_times() const { return commit_times_; }
   // The transactions whose keys are in the batch: they must be visible before the keys go.
   const std::vector<uint32_t>& xids() const { return xids_; }
   bool flush_region() const { return flush_region_; }
+  // The ConfirmTracker's ticket for this batch's position, set when it is sealed for delivery.
+  uint64_t ticket() const { return ticket_; }
+  void set_ticket(uint64_t t) { ticket_ = t; }
 
   std::vector<ServerPipeline>& pipelines() { return pipelines_; }
   const std::vector<ServerPipeline>& pipelines() const { return pipelines_; }
@@ -61,12 +72,15 @@ class Batch {
   bool all_acked() const;
   void ack(size_t server) { pipelines_[server].acked = true; }
   // Does `server` have anything to send?
-  bool has_work(size_t server) const {
-    return flush_region_ || !pipelines_[server].keys.empty();
-  }
+  bool has_work(size_t server) const { return flush_region_ || !pipelines_[server].keys.empty(); }
   void clear();
+  // Places every key again over other servers (a reloaded pool); every server must then
+  // acknowledge its part anew.
+  void reroute(size_t servers, Route route, size_t gutter_servers = 0, Route gutter_route = {});
 
  private:
+  void place(std::string_view key);
+
   std::vector<ServerPipeline> pipelines_;
   size_t pool_servers_;
   Route route_;
@@ -78,10 +92,12 @@ class Batch {
   size_t keys_ = 0;
   size_t txns_ = 0;
   pgoutput::Lsn end_lsn_ = 0;
+  pgoutput::Lsn gate_lsn_ = 0;
   pgoutput::PgTimestamp oldest_commit_ = 0;
   std::vector<pgoutput::PgTimestamp> commit_times_;
   std::vector<uint32_t> xids_;
   bool flush_region_ = false;
+  uint64_t ticket_ = 0;
 };
 
 // The bytes for one server: optional flush_all, quiet deletes, then the closing mn, built by the

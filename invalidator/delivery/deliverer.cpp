@@ -4,25 +4,26 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "invalidator/pgoutput/stream_frame.h"
 #include "pool/meta_commands.h"
 
 namespace mccache::invalidator::delivery {
 
-Deliverer::Deliverer(const config::PoolConfig& pool, const config::DeliveryConfig& cfg,
-                     Metrics& metrics)
+Deliverer::Deliverer(std::vector<std::string> servers, const config::DeliveryConfig& cfg,
+                     Metrics& metrics, ConfirmTracker& tracker, const Clock& clock,
+                     Exchange exchange)
     : cfg_(cfg),
       mode_(cfg.mode),
-      metrics_(metrics) {
-  // The gutter's servers follow the pool's, as in Batch.
-  for (const auto* list : {&pool.servers, &pool.gutter.servers})
-    for (const auto& s : *list)
-      servers_.push_back(Server{
-          MemcachedConnection(s, std::chrono::milliseconds(cfg.request_timeout_ms)),
-          pool::Backoff(std::chrono::milliseconds(cfg.retry_initial_ms),
-                        std::chrono::milliseconds(cfg.retry_max_ms))});
+      skip_down_servers_(cfg.on_server_down == config::ServerDownPolicy::kSkip),
+      metrics_(metrics),
+      tracker_(tracker),
+      clock_(clock),
+      exchange_(std::move(exchange)) {
+  for (auto& name : servers)
+    servers_.push_back(
+        Server{std::move(name), pool::Backoff(std::chrono::milliseconds(cfg.retry_initial_ms),
+                                              std::chrono::milliseconds(cfg.retry_max_ms))});
 }
 
 bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
@@ -36,29 +37,30 @@ bool Deliverer::send(size_t i, const std::vector<Batch*>& parts) {
   bool flush = parts.front()->flush_region();
   encode_pipeline(keys_, flush, mode_, static_cast<uint32_t>(cfg_.stale_ttl_s), request_);
   MetaReplyScanner replies;
-  std::string error;
-  bool ok = server.conn.exchange(request_, replies, error);
-  if (ok && replies.server_errors() > 0) {
-    ok = false;
-    error = "SERVER_ERROR in reply";
+  auto done = exchange_(i, request_, replies, std::chrono::milliseconds(cfg_.request_timeout_ms));
+  if (done && replies.server_errors() > 0) done = fail("SERVER_ERROR in reply");
+  // Keys are checked before they are sent (keys/), so a CLIENT_ERROR means the server does not
+  // take our deletes: counting the part as done would drop its invalidations quietly.
+  if (done && replies.client_errors() > 0) {
+    metrics_.rejected.Increment(static_cast<double>(replies.client_errors()));
+    done = fail(std::to_string(replies.client_errors()) + " deletes answered CLIENT_ERROR");
   }
-  if (!ok) {
+  if (!done) {
     metrics_.server_up[i]->Set(0);
     if (!server.down)
-      spdlog::warn("memcached {}: {}; holding its keys and retrying (the other servers' keys are "
-                   "still delivered; the slot's position waits)",
-                   server.conn.server().str(), error);
+      spdlog::warn(
+          "memcached {}: {}; holding its keys and retrying (the other servers' keys are "
+          "still delivered; the slot's position waits)",
+          server.name, done.error().message);
     server.down = true;
     return false;
   }
-  if (server.down) spdlog::info("memcached {}: back up", server.conn.server().str());
+  if (server.down) spdlog::info("memcached {}: back up", server.name);
   server.down = false;
   metrics_.server_up[i]->Set(1);
-  uint64_t nf = replies.not_found(), bad = replies.client_errors();
+  uint64_t nf = replies.not_found();
   metrics_.not_found.Increment(static_cast<double>(nf));
-  metrics_.rejected.Increment(static_cast<double>(bad));
-  if (keys_.size() > nf + bad)
-    metrics_.deleted.Increment(static_cast<double>(keys_.size() - nf - bad));
+  if (keys_.size() > nf) metrics_.deleted.Increment(static_cast<double>(keys_.size() - nf));
   if (flush) metrics_.flushes.Increment();
   for (auto* b : parts) b->ack(i);
   return true;
@@ -72,19 +74,17 @@ bool Deliverer::probe(size_t i) {
   std::string noop;
   pool::append_noop(noop);
   MetaReplyScanner replies;
-  std::string error;
-  return servers_[i].conn.exchange(
-      noop, replies, error,
-      std::min(kProbeTimeout, std::chrono::milliseconds(cfg_.request_timeout_ms)));
+  return exchange_(i, noop, replies,
+                   std::min(kProbeTimeout, std::chrono::milliseconds(cfg_.request_timeout_ms)))
+      .ok();
 }
 
-void Deliverer::on_failure(size_t i, Clock::time_point attempt_started) {
+void Deliverer::on_failure(size_t i, SteadyTime attempt_started) {
   auto& server = servers_[i];
-  auto now = Clock::now();
+  auto now = clock_.now();
   if (!server.waiting) server.waiting_since = now;
   server.waiting = true;
-  if (cfg_.on_server_down == config::ServerDownPolicy::kSkip &&
-      now - server.waiting_since >= server.backoff.climb()) {
+  if (skip_down_servers_ && now - server.waiting_since >= server.backoff.climb()) {
     // Weaker by choice of the operator: these keys may stay cached until they expire.
     size_t skipped = 0;
     for (auto parts = in_flight_.next_for(i, SIZE_MAX); !parts.empty();
@@ -93,9 +93,10 @@ void Deliverer::on_failure(size_t i, Clock::time_point attempt_started) {
         skipped += b->pipelines()[i].keys.size();
         b->ack(i);
       }
-    spdlog::error("memcached {}: still down after retries; skipping {} keys (on_server_down "
-                  "\"skip\")",
-                  server.conn.server().str(), skipped);
+    spdlog::error(
+        "memcached {}: still down after retries; skipping {} keys (on_server_down "
+        "\"skip\")",
+        server.name, skipped);
     metrics_.skipped.Increment(static_cast<double>(skipped));
     server.waiting = false;
     server.backoff.reset();
@@ -107,31 +108,41 @@ void Deliverer::on_failure(size_t i, Clock::time_point attempt_started) {
   // gone) block the loop, so they climb the backoff ladder.
   constexpr std::chrono::milliseconds kFastFailure{10};
   bool fast = now - attempt_started < kFastFailure;
-  server.retry_at = now + (fast ? std::chrono::milliseconds(cfg_.retry_initial_ms)
-                                : server.backoff.next());
+  server.retry_at =
+      now + (fast ? std::chrono::milliseconds(cfg_.retry_initial_ms) : server.backoff.next());
 }
 
 void Deliverer::submit(std::unique_ptr<Batch> batch) {
+  batch->set_ticket(tracker_.seal());
+  adopt(std::move(batch));
+}
+
+std::deque<std::unique_ptr<Batch>> Deliverer::take_in_flight() {
+  spare_.reset();  // placed over the old servers
+  return in_flight_.take_all();
+}
+
+void Deliverer::adopt(std::unique_ptr<Batch> batch) {
   Batch* b = batch.get();
   in_flight_.push(std::move(batch));
   for (size_t i = 0; i < servers_.size(); ++i) {
     // A waiting server's older parts go first; this one goes with them on its next retry.
     if (!b->has_work(i) || servers_[i].waiting) continue;
-    auto started = Clock::now();
+    auto started = clock_.now();
     if (!send(i, {b})) on_failure(i, started);
   }
   settle();
 }
 
 void Deliverer::retry_due() {
-  auto now = Clock::now();
+  auto now = clock_.now();
   bool retried = false;
   for (size_t i = 0; i < servers_.size(); ++i) {
     auto& server = servers_[i];
     if (!server.waiting || now < server.retry_at) continue;
     metrics_.retries.Increment();
     retried = true;
-    auto started = Clock::now();
+    auto started = clock_.now();
     if (!probe(i)) {
       on_failure(i, started);
       continue;
@@ -143,7 +154,7 @@ void Deliverer::retry_due() {
         server.backoff.reset();
         break;
       }
-      started = Clock::now();
+      started = clock_.now();
       if (!send(i, parts)) {
         on_failure(i, started);
         break;
@@ -153,14 +164,13 @@ void Deliverer::retry_due() {
   if (retried) settle();
 }
 
-bool Deliverer::drain(const std::function<bool()>& keep_going,
-                      const std::function<void()>& idle) {
+bool Deliverer::drain(const std::function<bool()>& keep_going, const std::function<void()>& idle) {
   for (;;) {
     retry_due();
     if (in_flight_.empty()) return true;
     if (!keep_going()) return false;
     idle();
-    std::this_thread::sleep_for(until_next_retry(std::chrono::milliseconds(20)));
+    clock_.sleep_for(until_next_retry(std::chrono::milliseconds(20)));
   }
 }
 
@@ -174,21 +184,20 @@ void Deliverer::clear() {
 }
 
 std::chrono::microseconds Deliverer::until_next_retry(std::chrono::microseconds cap) const {
-  auto now = Clock::now();
+  auto now = clock_.now();
   auto wait = cap;
   for (const auto& s : servers_)
     if (s.waiting)
-      wait = std::min(wait, std::max(std::chrono::microseconds(0),
-                                     std::chrono::duration_cast<std::chrono::microseconds>(
-                                         s.retry_at - now)));
+      wait = std::min(
+          wait, std::max(std::chrono::microseconds(0),
+                         std::chrono::duration_cast<std::chrono::microseconds>(s.retry_at - now)));
   return wait;
 }
 
 void Deliverer::settle() {
-  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  auto now_us = clock_.unix_micros();
   in_flight_.pop_acked([&](std::unique_ptr<Batch> b) {
+    tracker_.acknowledged(b->ticket());
     if (b->key_count() > 0 || b->flush_region()) {
       metrics_.keys.Increment(static_cast<double>(b->key_count()));
       metrics_.batches.Increment();
@@ -201,7 +210,8 @@ void Deliverer::settle() {
     b->clear();
     spare_ = std::move(b);
   });
-  bool waiting = std::any_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.waiting; });
+  bool waiting =
+      std::any_of(servers_.begin(), servers_.end(), [](const Server& s) { return s.waiting; });
   metrics_.holding.Set(waiting ? 1 : 0);
   metrics_.held_keys.Set(static_cast<double>(in_flight_.retained_keys()));
 }

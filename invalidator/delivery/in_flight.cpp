@@ -2,6 +2,7 @@
 #include "invalidator/delivery/in_flight.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace mccache::invalidator::delivery {
 
@@ -16,21 +17,23 @@ void InFlight::push(std::unique_ptr<Batch> batch) {
   batches_.push_back(std::move(batch));
 }
 
-pgoutput::Lsn InFlight::pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done) {
+void InFlight::pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done) {
   while (!batches_.empty() && batches_.front()->all_acked()) {
     auto batch = std::move(batches_.front());
     batches_.pop_front();
-    acked_through_ = std::max(acked_through_, batch->end_lsn());
     retained_keys_ -= batch->key_count();
     if (done) done(std::move(batch));
   }
-  return acked_through_;
+}
+
+std::deque<std::unique_ptr<Batch>> InFlight::take_all() {
+  retained_keys_ = 0;
+  return std::exchange(batches_, {});
 }
 
 void InFlight::clear() {
   batches_.clear();
   retained_keys_ = 0;
-  acked_through_ = 0;
 }
 
 pgoutput::PgTimestamp InFlight::oldest_commit_time() const {

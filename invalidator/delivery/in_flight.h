@@ -1,7 +1,7 @@
 // Batches handed to the pool but not yet acknowledged by every server, oldest first. Pure.
 // A down server keeps its parts here while the healthy servers get theirs at once, so one dead
-// server delays only its own keys; the slot is confirmed only up to the newest batch that it and
-// every earlier batch were fully acknowledged (at-least-once, in commit order).
+// server delays only its own keys. Batches leave in order, once fully acknowledged; what that
+// means for the slot's position is the ConfirmTracker's to say.
 #pragma once
 
 #include <cstddef>
@@ -17,12 +17,12 @@ namespace mccache::invalidator::delivery {
 class InFlight {
  public:
   void push(std::unique_ptr<Batch> batch);
-  // Drops the fully acknowledged batches at the front, oldest first, handing each to `done`, and
-  // returns the highest end LSN among the batches dropped so far (0 while none was).
-  pgoutput::Lsn pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done = {});
-  // Forgets every batch and the acknowledged position (the slot was lost).
+  // Drops the fully acknowledged batches at the front, oldest first, handing each to `done`.
+  void pop_acked(const std::function<void(std::unique_ptr<Batch>)>& done = {});
+  // Forgets every batch (the slot was lost).
   void clear();
-  pgoutput::Lsn acked_through() const { return acked_through_; }
+  // Hands every batch over, oldest first, and is empty then (the pool changed).
+  std::deque<std::unique_ptr<Batch>> take_all();
   bool empty() const { return batches_.empty(); }
   size_t batches() const { return batches_.size(); }
   // Keys kept alive for the servers still waiting: a waiting batch counts whole, because it owns
@@ -38,7 +38,6 @@ class InFlight {
  private:
   std::deque<std::unique_ptr<Batch>> batches_;
   size_t retained_keys_ = 0;
-  pgoutput::Lsn acked_through_ = 0;
 };
 
 }  // namespace mccache::invalidator::delivery

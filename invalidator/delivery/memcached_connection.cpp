@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "invalidator/delivery/server_features.h"
+
 namespace mccache::invalidator::delivery {
 namespace {
 
@@ -35,98 +37,116 @@ void MemcachedConnection::close() {
   fd_ = -1;
 }
 
-bool MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline,
-                                  std::string& error) {
+Status MemcachedConnection::connect(std::chrono::steady_clock::time_point deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   auto port = std::to_string(server_.port);
-  if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &res); rc != 0) {
-    error = std::string("resolve: ") + gai_strerror(rc);
-    return false;
-  }
+  if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    return fail(std::string("resolve: ") + gai_strerror(rc));
   int fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     freeaddrinfo(res);
-    error = std::string("socket: ") + std::strerror(errno);
-    return false;
+    return fail(std::string("socket: ") + std::strerror(errno));
   }
   int rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
   freeaddrinfo(res);
-  if (rc != 0 && errno != EINPROGRESS) {
-    error = std::string("connect: ") + std::strerror(errno);
+  auto give_up = [fd](std::string why) {
     ::close(fd);
-    return false;
-  }
+    return fail(std::move(why));
+  };
+  if (rc != 0 && errno != EINPROGRESS)
+    return give_up(std::string("connect: ") + std::strerror(errno));
   if (rc != 0) {
     pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, ms_left(deadline)) <= 0) {
-      error = "connect: timed out";
-      ::close(fd);
-      return false;
-    }
+    if (::poll(&p, 1, ms_left(deadline)) <= 0) return give_up("connect: timed out");
     int so_error = 0;
     socklen_t len = sizeof so_error;
     getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-    if (so_error != 0) {
-      error = std::string("connect: ") + std::strerror(so_error);
-      ::close(fd);
-      return false;
-    }
+    if (so_error != 0) return give_up(std::string("connect: ") + std::strerror(so_error));
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   fd_ = fd;
-  return true;
+  return Ok{};
 }
 
-bool MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
-                                   std::string& error,
-                                   std::optional<std::chrono::milliseconds> timeout) {
-  auto limit = timeout.value_or(timeout_);
+Status MemcachedConnection::talk(std::string_view request, std::chrono::milliseconds limit,
+                                 const std::function<bool(std::string_view)>& feed) {
+  auto broken = [this](std::string why) {
+    close();
+    return fail(std::move(why));
+  };
   auto deadline = std::chrono::steady_clock::now() + limit;
-  if (fd_ < 0 &&
-      !connect(std::min(deadline, std::chrono::steady_clock::now() + kConnectTimeout), error))
-    return false;
   size_t sent = 0;
   char buf[16384];
   // Write and read together: a long pipeline must not deadlock on full socket buffers.
-  while (!replies.done()) {
+  for (bool done = false; !done;) {
     pollfd p{fd_, static_cast<short>(POLLIN | (sent < request.size() ? POLLOUT : 0)), 0};
     int rc = ::poll(&p, 1, ms_left(deadline));
     if (rc < 0 && errno == EINTR) continue;
-    if (rc <= 0) {
-      error = "timed out after " + std::to_string(limit.count()) + " ms";
-      close();
-      return false;
-    }
+    if (rc <= 0) return broken("no progress for " + std::to_string(limit.count()) + " ms");
     if ((p.revents & POLLOUT) && sent < request.size()) {
       ssize_t n = ::send(fd_, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno != EAGAIN && errno != EINTR) {
-        error = std::string("send: ") + std::strerror(errno);
-        close();
-        return false;
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return broken(std::string("send: ") + std::strerror(errno));
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        deadline = std::chrono::steady_clock::now() + limit;
       }
-      if (n > 0) sent += static_cast<size_t>(n);
     }
     if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-        error = n == 0 ? "connection closed by server" : std::string("recv: ") + std::strerror(errno);
-        close();
-        return false;
+      if (n == 0) return broken("connection closed by server");
+      if (n < 0 && errno != EAGAIN && errno != EINTR)
+        return broken(std::string("recv: ") + std::strerror(errno));
+      if (n > 0) {
+        deadline = std::chrono::steady_clock::now() + limit;
+        done = feed(std::string_view(buf, static_cast<size_t>(n)));
       }
-      if (n > 0) replies.feed(std::string_view(buf, static_cast<size_t>(n)));
     }
   }
-  if (replies.unexpected() > 0) {
-    // Replies we cannot match to our requests: the stream is out of sync, start over.
-    error = "unexpected reply from server";
-    close();
-    return false;
+  return Ok{};
+}
+
+Status MemcachedConnection::exchange(const std::string& request, MetaReplyScanner& replies,
+                                     std::optional<std::chrono::milliseconds> timeout) {
+  auto limit = timeout.value_or(timeout_);
+  if (fd_ < 0) {
+    auto start = std::chrono::steady_clock::now();
+    if (auto c = connect(std::min(start + limit, start + kConnectTimeout)); !c) return c;
+    // Once per connection: does this server do what every request relies on?
+    std::string lines;
+    auto probed = talk(kFeatureProbe, limit, [&](std::string_view bytes) {
+      lines.append(bytes.substr(0, 4096 - std::min<size_t>(lines.size(), 4096)));
+      return std::count(lines.begin(), lines.end(), '\n') >= kFeatureProbeReplies ||
+             lines.size() >= 4096;
+    });
+    if (!probed) return probed;
+    auto first = lines.find('\n');
+    auto second = lines.find('\n', first + 1);
+    auto strip = [](std::string_view l) {
+      if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+      return l;
+    };
+    std::string_view all = lines;
+    if (auto ok = check_features(strip(all.substr(0, first)),
+                                 strip(all.substr(first + 1, second - first - 1)));
+        !ok) {
+      close();
+      return ok;
+    }
   }
-  return true;
+  if (auto done = talk(request, limit, [&](std::string_view bytes) { return replies.feed(bytes); });
+      !done)
+    return done;
+  // Replies we cannot match to our requests: the stream is out of sync, start over.
+  if (replies.unexpected() > 0) {
+    close();
+    return fail("unexpected reply from server");
+  }
+  return Ok{};
 }
 
 }  // namespace mccache::invalidator::delivery

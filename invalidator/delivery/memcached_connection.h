@@ -3,11 +3,13 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "config/json_reader.h"
 #include "invalidator/delivery/meta_reply.h"
+#include "invalidator/error.h"
 
 namespace mccache::invalidator::delivery {
 
@@ -23,17 +25,23 @@ class MemcachedConnection {
     o.fd_ = -1;
   }
 
-  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN, within `timeout` (the
-  // constructor's by default). On any failure (connect, I/O, timeout, garbage) closes the
-  // connection and returns false with `error` set; the next call reconnects.
-  bool exchange(const std::string& request, MetaReplyScanner& replies, std::string& error,
-                std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // Sends `request` (a pipeline ending in `mn`) and scans replies until MN. `timeout` (the
+  // constructor's by default) bounds each stretch without progress, not the whole exchange: a
+  // long pipeline that keeps moving is never cut off, a server that stops answering is. On any
+  // failure (connect, a server without the meta commands we send, I/O, timeout, garbage) closes
+  // the connection and says why; the next call reconnects. Deadlines are real time: they bound
+  // poll().
+  Status exchange(const std::string& request, MetaReplyScanner& replies,
+                  std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
   const config::HostPort& server() const { return server_; }
   void close();
 
  private:
-  bool connect(std::chrono::steady_clock::time_point deadline, std::string& error);
+  Status connect(std::chrono::steady_clock::time_point deadline);
+  // Writes `request` and hands what arrives to `feed` until it returns true.
+  Status talk(std::string_view request, std::chrono::milliseconds limit,
+              const std::function<bool(std::string_view)>& feed);
 
   config::HostPort server_;
   std::chrono::milliseconds timeout_;

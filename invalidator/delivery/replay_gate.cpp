@@ -4,9 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <thread>
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/pg_connect.h"
 
 namespace mccache::invalidator::delivery {
 namespace {
@@ -42,21 +42,23 @@ ReplayGate::~ReplayGate() {
   if (conn_) PQfinish(conn_);
 }
 
-bool ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown,
-                           std::string& error) {
+Result<bool> ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array) {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     if (conn_) PQfinish(conn_);
     // Keepalives and a TCP user timeout: a replica that vanishes behind a partition must fail the
     // query (and be retried) instead of holding the stream on a dead connection forever.
-    conn_ = PQconnectdb((dsn_ + " connect_timeout=2 application_name=mcinval_gate keepalives=1"
-                                " keepalives_idle=5 keepalives_interval=2 keepalives_count=3"
-                                " tcp_user_timeout=10000")
-                            .c_str());
+    conn_ = replication::connect_postgres(dsn_, {{"connect_timeout", "2"},
+                                                 {"application_name", "mcinval_gate"},
+                                                 {"keepalives", "1"},
+                                                 {"keepalives_idle", "5"},
+                                                 {"keepalives_interval", "2"},
+                                                 {"keepalives_count", "3"},
+                                                 {"tcp_user_timeout", "10000"}});
     if (PQstatus(conn_) != CONNECTION_OK) {
-      error = PQerrorMessage(conn_);
+      Error e{PQerrorMessage(conn_)};
       PQfinish(conn_);
       conn_ = nullptr;
-      return false;
+      return e;
     }
   }
   ++polls_;
@@ -65,38 +67,38 @@ bool ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool
   bool ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
   pgoutput::Lsn replayed = 0;
   if (ok) ok = pgoutput::parse_lsn(PQgetvalue(r, 0, 0), replayed);
-  if (!ok) error = PQerrorMessage(conn_);
-  if (ok) {
-    last_ = std::max(last_, replayed);
-    shown = last_ >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
+  if (!ok) {
+    PQclear(r);
+    return fail(PQerrorMessage(conn_));
   }
+  bool shown = replayed >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
   PQclear(r);
-  return ok;
+  return shown;
 }
 
-bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
-                          const std::function<bool()>& keep_going,
-                          const std::function<void()>& idle) {
-  auto start = std::chrono::steady_clock::now();
+ReplayGate::Outcome ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
+                                         const std::function<bool()>& keep_going,
+                                         const std::function<void()>& idle) {
+  auto start = clock_.now();
   auto xid_array = xid_array_literal(xids);
   auto sleep = std::chrono::microseconds(200);
-  bool result = false;
-  std::chrono::steady_clock::time_point unreachable_since{};  // {}: it answered last time
+  auto result = Outcome::kStopped;
+  SteadyTime unreachable_since{};  // {}: it answered last time
   for (;;) {
-    std::string error;
-    bool shown = false;
-    if (!poll_once(lsn, xid_array, shown, error)) {
+    auto shown = poll_once(lsn, xid_array);
+    if (!shown) {
+      const auto& error = shown.error().message;
       if (error != last_error_) spdlog::warn("read gate: {}", error);
       last_error_ = error;
       // An SQL error on a live connection is not "unreachable": it keeps holding, and says why.
       bool unreachable = conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK;
-      auto now = std::chrono::steady_clock::now();
-      if (!unreachable) unreachable_since = {};
-      else if (unreachable_since == std::chrono::steady_clock::time_point{}) unreachable_since = now;
+      auto now = clock_.now();
+      if (!unreachable)
+        unreachable_since = {};
+      else if (unreachable_since == SteadyTime{})
+        unreachable_since = now;
       if (on_primary_ && unreachable && now - unreachable_since >= kPrimaryUnreachable) {
-        spdlog::warn("read gate: the primary cannot be queried (stopping?); its streamed commits "
-                     "are durable, delivering without the visibility check");
-        result = true;
+        result = Outcome::kPrimaryUnreachable;
         break;
       }
       sleep = on_primary_ ? std::chrono::microseconds(kPrimaryUnreachable) / 2
@@ -104,17 +106,17 @@ bool ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
     } else {
       last_error_.clear();
       unreachable_since = {};
-    }
-    if (shown) {
-      result = true;
-      break;
+      if (*shown) {
+        result = Outcome::kShown;
+        break;
+      }
     }
     if (!keep_going()) break;
     idle();
-    std::this_thread::sleep_for(sleep);
+    clock_.sleep_for(sleep);
     sleep = std::min(sleep * 2, std::chrono::microseconds(2000));
   }
-  total_wait_ += std::chrono::steady_clock::now() - start;
+  total_wait_ += clock_.now() - start;
   return result;
 }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "invalidator/clock.h"
+#include "invalidator/error.h"
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::delivery {
@@ -21,36 +23,43 @@ namespace mccache::invalidator::delivery {
 class ReplayGate {
  public:
   // `on_primary`: the gated database is the primary the stream comes from (no local replica).
-  explicit ReplayGate(std::string dsn, bool on_primary = false)
-      : dsn_(std::move(dsn)), on_primary_(on_primary) {}
+  explicit ReplayGate(std::string dsn, bool on_primary = false, const Clock& clock = system_clock())
+      : dsn_(std::move(dsn)), on_primary_(on_primary), clock_(clock) {}
   ~ReplayGate();
   ReplayGate(const ReplayGate&) = delete;
   ReplayGate& operator=(const ReplayGate&) = delete;
 
-  // Blocks until the gated database shows every transaction of `xids` committed at or below `lsn`
-  // (true), or `keep_going` says stop (false). On the primary, one that cannot be queried for
-  // kPrimaryUnreachable counts as showing them: its commits are flushed (they were streamed), no
-  // reader can query it either, and it shows them once it answers again. Waiting instead would
-  // deadlock its shutdown, whose walsender waits for this position to be confirmed. One query per call when it already does; `idle`
-  // runs between polls so the caller can keep its replication connection alive. Reconnects on
-  // its own.
-  bool wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
-                const std::function<bool()>& keep_going, const std::function<void()>& idle);
+  enum class Outcome {
+    kShown,    // the database shows every transaction of the batch
+    kStopped,  // keep_going said stop first
+    // The gate is on the primary and could not query it for kPrimaryUnreachable. Not shown: the
+    // caller must hold the batch, and let go of its replication stream, because a primary in a
+    // fast shutdown terminates our query connection while its logical walsender waits for the
+    // position it sent to be confirmed (commit 81b548b: holding the stream deadlocked pg_ctl).
+    kPrimaryUnreachable,
+  };
+  // Blocks until the gated database shows every transaction of `xids` committed at or below `lsn`,
+  // or `keep_going` says stop, or (on the primary) it cannot be reached. A replica that cannot be
+  // reached holds the gate: it may lag once it is back. Only the server connected now counts: a
+  // multi-host DSN may fail over to a replica that has replayed less than the one before. One
+  // query per call when it already shows them; `idle` runs between polls so the caller can keep
+  // its replication connection alive. Reconnects on its own.
+  Outcome wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
+                   const std::function<bool()>& keep_going, const std::function<void()>& idle);
 
-  pgoutput::Lsn last_replayed() const { return last_; }
   std::chrono::nanoseconds total_wait() const { return total_wait_; }
   uint64_t polls() const { return polls_; }
 
  private:
-  // One query: true when it succeeded; `shown` says whether the database shows the batch.
-  bool poll_once(pgoutput::Lsn lsn, const std::string& xid_array, bool& shown, std::string& error);
+  // One query: does the database show the batch?
+  Result<bool> poll_once(pgoutput::Lsn lsn, const std::string& xid_array);
 
   static constexpr std::chrono::milliseconds kPrimaryUnreachable{100};
 
   std::string dsn_;
   bool on_primary_ = false;
+  const Clock& clock_;
   PGconn* conn_ = nullptr;
-  pgoutput::Lsn last_ = 0;
   std::chrono::nanoseconds total_wait_{0};
   uint64_t polls_ = 0;
   std::string last_error_;

@@ -107,6 +107,14 @@ bool TransactionKeys::replace_options(TransactionKeysOptions options, std::strin
   return true;
 }
 
+delivery::CommittedTxn TransactionKeys::take_open_part() {
+  delivery::CommittedTxn part;
+  part.commit_time = current_.commit_time;
+  part.xid = current_.xid;
+  part.keys = keys_.take();
+  return part;
+}
+
 StreamEvent TransactionKeys::on_message(pgoutput::Decoded&& message) {
   using namespace pgoutput;
   if (auto* rel = std::get_if<Relation>(&message)) return on_relation(*rel);

@@ -54,6 +54,11 @@ class TransactionKeys {
   StreamEvent on_message(pgoutput::Decoded&& message);
 
   bool in_transaction() const { return in_txn_; }
+  // Keys the open transaction has produced so far, and handing them over as a part without a
+  // position (its xid and commit time, keys deduplicated within the part only): a big transaction
+  // is delivered while it is read, in bounded memory. The part at COMMIT carries the rest.
+  size_t open_keys() const { return in_txn_ ? keys_.size() : 0; }
+  delivery::CommittedTxn take_open_part();
   // Swaps the templates (config reload). Only between transactions, so one transaction's keys
   // all come from one config. Rebinds every relation seen in this session (pgoutput sends a
   // Relation once per session); false with `error` when a relation lacks a template's column,

@@ -2,6 +2,7 @@
 #include "invalidator/replication/catalog.h"
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/pg_connect.h"
 
 #include <spdlog/spdlog.h>
 
@@ -54,7 +55,7 @@ Result Catalog::query(const std::string& sql, const std::vector<std::string>& pa
 }
 
 Catalog::Catalog(const std::string& dsn) {
-  conn_ = PQconnectdb((dsn + " connect_timeout=5 application_name=mcinval_setup").c_str());
+  conn_ = connect_postgres(dsn, {{"connect_timeout", "5"}, {"application_name", "mcinval_setup"}});
   if (PQstatus(conn_) != CONNECTION_OK) {
     std::string e = PQerrorMessage(conn_);
     PQfinish(conn_);

@@ -3,10 +3,10 @@
 
 #include <poll.h>
 
-#include <chrono>
 #include <cstdlib>
 
 #include "invalidator/pgoutput/stream_frame.h"
+#include "invalidator/replication/pg_connect.h"
 
 namespace mccache::invalidator::replication {
 namespace {
@@ -18,13 +18,6 @@ std::string quoted_identifier(PGconn* conn, const std::string& s) {
   return out;
 }
 
-int64_t now_pg() {
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  return pgoutput::pg_timestamp_from_unix_micros(us);
-}
-
 }  // namespace
 
 void ReplicationStream::close() {
@@ -33,62 +26,56 @@ void ReplicationStream::close() {
 }
 
 // Reads the slot's row in pg_replication_slots: missing, lost, or who streams from it.
-ReplicationStream::Start ReplicationStream::slot_state(int& active_pid, std::string& error) {
+invalidator::Result<ReplicationStream::Started> ReplicationStream::slot_state() {
   std::string slot_literal;
   {
     char* lit = PQescapeLiteral(conn_, options_.slot.data(), options_.slot.size());
     slot_literal = lit ? lit : "''";
     if (lit) PQfreemem(lit);
   }
-  PGresult* r = PQexec(conn_, ("SELECT COALESCE(active_pid, 0), COALESCE(wal_status, '')"
-                               " FROM pg_replication_slots WHERE slot_name = " + slot_literal)
+  PGresult* r = PQexec(conn_, ("SELECT COALESCE(active_pid, 0), COALESCE(wal_status, ''),"
+                               " COALESCE(confirmed_flush_lsn, '0/0')::text"
+                               " FROM pg_replication_slots WHERE slot_name = " +
+                               slot_literal)
                                   .c_str());
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    error = std::string("reading pg_replication_slots: ") + PQerrorMessage(conn_);
     PQclear(r);
-    return Start::kFailed;
+    return fail(std::string("reading pg_replication_slots: ") + PQerrorMessage(conn_));
   }
-  Start st = Start::kStreaming;
+  Started st;
+  auto slot = "replication slot \"" + options_.slot + "\"";
   if (PQntuples(r) == 0) {
-    st = Start::kSlotMissing;
+    st = {Start::kSlotMissing, 0, 0, slot + " does not exist"};
   } else if (std::string_view(PQgetvalue(r, 0, 1)) == "lost") {
-    st = Start::kSlotLost;
-  } else {
-    active_pid = std::atoi(PQgetvalue(r, 0, 0));
-    if (active_pid != 0) st = Start::kSlotActive;
+    st = {Start::kSlotLost, 0, 0, slot + " was invalidated (wal_status 'lost')"};
+  } else if (int pid = std::atoi(PQgetvalue(r, 0, 0)); pid != 0) {
+    st = {Start::kSlotActive, pid, 0, slot + " is active for PID " + std::to_string(pid)};
   }
+  if (PQntuples(r) == 1) pgoutput::parse_lsn(PQgetvalue(r, 0, 2), st.confirmed_flush);
   PQclear(r);
   return st;
 }
 
-ReplicationStream::Start ReplicationStream::start(std::string& error, int& active_pid) {
+invalidator::Result<ReplicationStream::Started> ReplicationStream::start() {
   close();
-  active_pid = 0;
-  std::string dsn = options_.dsn +
-                    " replication=database connect_timeout=5 application_name=mcinval_" +
-                    options_.slot;
-  conn_ = PQconnectdb(dsn.c_str());
-  if (PQstatus(conn_) != CONNECTION_OK) {
-    error = PQerrorMessage(conn_);
+  auto give_up = [this](std::string why) {
     close();
-    return Start::kFailed;
-  }
-  if (auto st = slot_state(active_pid, error); st != Start::kStreaming) {
-    if (st == Start::kSlotMissing) error = "replication slot \"" + options_.slot + "\" does not exist";
-    if (st == Start::kSlotLost)
-      error = "replication slot \"" + options_.slot + "\" was invalidated (wal_status 'lost')";
-    if (st == Start::kSlotActive)
-      error = "replication slot \"" + options_.slot + "\" is active for PID " +
-              std::to_string(active_pid);
+    return fail(std::move(why));
+  };
+  std::string application = "mcinval_" + options_.slot;
+  conn_ = connect_postgres(options_.dsn, {{"replication", "database"},
+                                          {"connect_timeout", "5"},
+                                          {"application_name", application.c_str()}});
+  if (PQstatus(conn_) != CONNECTION_OK) return give_up(PQerrorMessage(conn_));
+  auto found = slot_state();
+  if (!found || found->state != Start::kStreaming) {
     close();
-    return st;
+    return found;
   }
   PGresult* r = PQexec(conn_, "IDENTIFY_SYSTEM");
   if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-    error = std::string("IDENTIFY_SYSTEM: ") + PQerrorMessage(conn_);
     PQclear(r);
-    close();
-    return Start::kFailed;
+    return give_up(std::string("IDENTIFY_SYSTEM: ") + PQerrorMessage(conn_));
   }
   PQclear(r);
   // From 0/0: the walsender starts at the slot's confirmed_flush_lsn, i.e. just after the last
@@ -105,58 +92,53 @@ ReplicationStream::Start ReplicationStream::start(std::string& error, int& activ
                     ", messages 'true')";
   r = PQexec(conn_, cmd.c_str());
   if (PQresultStatus(r) != PGRES_COPY_BOTH) {
-    error = std::string("START_REPLICATION: ") + PQerrorMessage(conn_);
+    std::string error = std::string("START_REPLICATION: ") + PQerrorMessage(conn_);
     PQclear(r);
     // Lost a race with another consumer, or the slot went away in between: say which.
-    std::string ignored;
-    auto st = slot_state(active_pid, ignored);
+    auto now = slot_state();
     close();
-    return st == Start::kStreaming ? Start::kFailed : st;
+    if (now && now->state != Start::kStreaming) return now;
+    return fail(error);
   }
   PQclear(r);
   PQsetnonblocking(conn_, 1);
-  return Start::kStreaming;
+  return *found;
 }
 
-ReplicationStream::Read ReplicationStream::read(CopyBuffer& out, std::string& error) {
+invalidator::Result<bool> ReplicationStream::read(CopyBuffer& out) {
   char* buf = nullptr;
   int n = PQgetCopyData(conn_, &buf, 1);
   if (n == 0) {
-    if (PQconsumeInput(conn_) == 0) {
-      error = PQerrorMessage(conn_);
-      return Read::kError;
-    }
+    if (PQconsumeInput(conn_) == 0) return fail(PQerrorMessage(conn_));
     n = PQgetCopyData(conn_, &buf, 1);
-    if (n == 0) return Read::kNone;
+    if (n == 0) return false;
   }
   if (n > 0) {
     out.reset(buf, n);
-    return Read::kMessage;
+    return true;
   }
   if (n == -1) {
     PGresult* r = PQgetResult(conn_);
-    error = std::string("replication stream ended: ") +
-            (r ? PQresultErrorMessage(r) : PQerrorMessage(conn_));
+    Error e{std::string("replication stream ended: ") +
+            (r ? PQresultErrorMessage(r) : PQerrorMessage(conn_))};
     if (r) PQclear(r);
-    return Read::kError;
+    return e;
   }
-  error = PQerrorMessage(conn_);
-  return Read::kError;
+  return fail(PQerrorMessage(conn_));
 }
 
 bool ReplicationStream::wait_readable_us(int64_t timeout_us) {
   pollfd p{PQsocket(conn_), POLLIN, 0};
-  timespec ts{static_cast<time_t>(timeout_us / 1000000), static_cast<long>(timeout_us % 1000000) * 1000};
+  timespec ts{static_cast<time_t>(timeout_us / 1000000),
+              static_cast<long>(timeout_us % 1000000) * 1000};
   return ::ppoll(&p, 1, &ts, nullptr) > 0;
 }
 
-bool ReplicationStream::send_status(pgoutput::Lsn flush, std::string& error) {
-  auto msg = pgoutput::encode_standby_status(flush, flush, flush, now_pg(), false);
-  if (PQputCopyData(conn_, msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(conn_) < 0) {
-    error = PQerrorMessage(conn_);
-    return false;
-  }
-  return true;
+Status ReplicationStream::send_status(pgoutput::Lsn flush, pgoutput::PgTimestamp now) {
+  auto msg = pgoutput::encode_standby_status(flush, flush, flush, now, false);
+  if (PQputCopyData(conn_, msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(conn_) < 0)
+    return fail(PQerrorMessage(conn_));
+  return Ok{};
 }
 
 }  // namespace mccache::invalidator::replication

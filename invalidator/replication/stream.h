@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "invalidator/error.h"
 #include "invalidator/pgoutput/decoder.h"
 
 namespace mccache::invalidator::replication {
@@ -46,27 +47,36 @@ class ReplicationStream {
   ReplicationStream(const ReplicationStream&) = delete;
   ReplicationStream& operator=(const ReplicationStream&) = delete;
 
-  // Why start() did not stream. A slot admits one consumer: a second invalidator (a standby) sees it
+  // What start() found. A slot admits one consumer: a second invalidator (a standby) sees it
   // active and retries later; a slot that is missing or invalidated (wal_status 'lost') must never
   // be replaced silently (docs/invalidator.md, "Slot loss").
-  enum class Start { kStreaming, kSlotActive, kSlotMissing, kSlotLost, kFailed };
+  enum class Start { kStreaming, kSlotActive, kSlotMissing, kSlotLost };
+  struct Started {
+    Start state = Start::kStreaming;
+    int active_pid = 0;  // the other consumer, on kSlotActive
+    // The slot's confirmed_flush_lsn (kStreaming: where this stream starts; kSlotActive: how far
+    // the other consumer has confirmed).
+    pgoutput::Lsn confirmed_flush = 0;
+    std::string detail;  // what was found, for the log (all but kStreaming)
+  };
   // Connects and starts streaming from the slot's confirmed position. The slot's state is read
   // first on the same connection (a walsender in database mode runs plain SQL), so the outcome
-  // does not depend on the server's message language. `active_pid`: the consumer on kSlotActive.
-  Start start(std::string& error, int& active_pid);
+  // does not depend on the server's message language. An Error: the server could not be reached
+  // or refused the commands.
+  invalidator::Result<Started> start();
   bool connected() const { return conn_ != nullptr; }
   void close();
 
-  enum class Read { kMessage, kNone, kError };
-  // Non-blocking: kNone when no complete message is buffered.
-  Read read(CopyBuffer& out, std::string& error);
+  // Non-blocking: true with a message in `out`, false when no complete message is buffered.
+  invalidator::Result<bool> read(CopyBuffer& out);
   // Waits up to timeout_us for the socket to become readable; true if it is.
   bool wait_readable_us(int64_t timeout_us);
-  // Standby status update: written = flushed = applied = `flush`, which delivery confirmed.
-  bool send_status(pgoutput::Lsn flush, std::string& error);
+  // Standby status update: written = flushed = applied = `flush`, which delivery confirmed;
+  // `now` is the client's clock as PostgreSQL counts it.
+  Status send_status(pgoutput::Lsn flush, pgoutput::PgTimestamp now);
 
  private:
-  Start slot_state(int& active_pid, std::string& error);
+  invalidator::Result<Started> slot_state();
 
   StreamOptions options_;
   PGconn* conn_ = nullptr;

@@ -84,8 +84,9 @@ TEST(Batch, KeepsTheXidsOfTransactionsWithWork_ForTheReadGate) {
 }
 
 TEST(Batch, WithAGutter_EveryKeyAlsoGoesToItsGutterServer_AndAFlushReachesThemAll) {
-  Batch b(2, [](std::string_view k) { return k.back() == '1' ? size_t{1} : size_t{0}; }, 2,
-          [](std::string_view k) { return k.front() == 'g' ? size_t{1} : size_t{0}; });
+  Batch b(
+      2, [](std::string_view k) { return k.back() == '1' ? size_t{1} : size_t{0}; }, 2,
+      [](std::string_view k) { return k.front() == 'g' ? size_t{1} : size_t{0}; });
   ASSERT_EQ(b.pipelines().size(), 4u);
   b.add(txn(100, 1, {"a:0", "g:1"}, false));
   EXPECT_EQ(b.key_count(), 2u);
@@ -102,6 +103,33 @@ TEST(Batch, WithAGutter_EveryKeyAlsoGoesToItsGutterServer_AndAFlushReachesThemAl
   b.clear();
   b.add(txn(200, 2, {}, true));
   for (size_t i = 0; i < 4; ++i) EXPECT_TRUE(b.has_work(i)) << i;
+}
+
+TEST(Batch, GateLsn_IsTheCommitEnd_OrPastTheCommitStartForAPartReadBeforeIt) {
+  auto b = two_servers();
+  b.add(txn(100, 1, {"a:0"}, false));
+  EXPECT_EQ(b.gate_lsn(), 100u);
+  CommittedTxn part;  // keys of a transaction whose COMMIT was not read yet
+  part.gate_lsn = 501;
+  part.keys = {"p:0"};
+  b.add(std::move(part));
+  EXPECT_EQ(b.end_lsn(), 100u) << "a part carries no position";
+  EXPECT_EQ(b.gate_lsn(), 501u);
+}
+
+TEST(Batch, Reroute_PlacesEveryKeyOverTheNewServers_AndForgetsTheAcks) {
+  auto b = two_servers();
+  b.add(txn(100, 1, {"a:0", "b:1", "c:0"}, false));
+  b.ack(0);
+  b.ack(1);
+  ASSERT_TRUE(b.all_acked());
+  // Three servers now; the last letter's server: a→0, b→1, c→2.
+  b.reroute(3, [](std::string_view k) { return static_cast<size_t>(k[0] - 'a'); });
+  EXPECT_FALSE(b.all_acked()) << "each server must acknowledge its part under the new pool";
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(b.pipelines()[i].keys.size(), 1u) << i;
+  EXPECT_EQ(b.pipelines()[2].keys, (std::vector<std::string_view>{"c:0"}));
+  EXPECT_EQ(b.key_count(), 3u);
+  EXPECT_EQ(b.end_lsn(), 100u);
 }
 
 TEST(EncodePipeline, InvalidateMode_SendsQuietStaleDeletesClosedByMn) {

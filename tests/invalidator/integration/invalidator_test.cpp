@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -22,6 +23,7 @@
 #include "invalidator/pgoutput/stream_frame.h"
 #include "pool/ketama.h"
 #include "tests/invalidator/support/cache_checks.h"
+#include "tests/invalidator/support/old_memcached.h"
 #include "tests/invalidator/support/pg_cluster.h"
 #include "tests/support/servers.h"
 #include "tests/support/waiting.h"
@@ -30,11 +32,15 @@ namespace mccache::testing {
 namespace {
 
 using namespace std::chrono_literals;
+using Gate = invalidator::delivery::ReplayGate::Outcome;
 
 class InvalidatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 1);
+    // Two replicas: the first is every test's gate; the second joins it in a multi-host gate DSN.
+    pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 2);
+    // Where the daemons keep their slot state, as systemd's StateDirectory= tells them.
+    setenv("STATE_DIRECTORY", pg_->dir().c_str(), 1);
     mc_[0] = new MemcachedServer();
     mc_[1] = new MemcachedServer();
     Sql sql(pg_->primary());
@@ -68,16 +74,27 @@ class InvalidatorTest : public ::testing::Test {
       R"("retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 500)";
   std::string write_config(const std::string& tables_json, const std::string& extra = "",
                            const std::string& delivery = kDelivery) {
+    return write_custom_config(
+        R"(")" + mc_[0]->endpoint() + R"(", ")" + mc_[1]->endpoint() + R"(")",
+        R"("source": {"dsn": ")" + pg_->primary() + R"(", "slot": "it"},
+   "wait_for_replay": ")" +
+            pg_->replica() + R"(",)",
+        tables_json + extra, delivery);
+  }
+  // A config with other pool servers (`servers`: the quoted list) or another source section.
+  std::string write_custom_config(const std::string& servers, const std::string& source,
+                                  const std::string& tables_json,
+                                  const std::string& delivery = kDelivery) {
     metrics_port_ = free_tcp_port();
     std::string path = pg_->dir() + "/dc1.json";
-    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [")"
-                        << mc_[0]->endpoint() << R"(", ")" << mc_[1]->endpoint() << R"("]},
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [)" << servers << R"(]},
  "invalidator": {"metrics_listen": "127.0.0.1:)"
                         << metrics_port_ << R"(",
-   "source": {"dsn": ")" << pg_->primary() << R"(", "slot": "it"},
-   "wait_for_replay": ")" << pg_->replica() << R"(",
-   "tables": )" << tables_json << extra << R"(,
-   "delivery": {)" << delivery << R"(}}})";
+   )" << source << R"(
+   "tables": )" << tables_json
+                        << R"(,
+   "delivery": {)" << delivery
+                        << R"(}}})";
     return path;
   }
 
@@ -130,7 +147,8 @@ TEST_F(InvalidatorTest, InsertUpdateDelete_InvalidateTheRowsKeys_AndRenameInvali
   Sql sql(pg_->primary());
   for (auto k : {"user:101", "user_by_name:ann"}) set(k);
   sql.query("INSERT INTO users VALUES (101, 'ann', NULL)");
-  EXPECT_TRUE(eventually([] { return invalidated("user:101") && invalidated("user_by_name:ann"); }));
+  EXPECT_TRUE(
+      eventually([] { return invalidated("user:101") && invalidated("user_by_name:ann"); }));
 
   for (auto k : {"user:101", "user_by_name:ann", "user_by_name:anna", "user:102"}) set(k);
   sql.query("UPDATE users SET username = 'anna' WHERE id = 101");
@@ -185,13 +203,20 @@ TEST_F(InvalidatorTest, ReadGateOnThePrimary_HoldsUntilTheTransactionIsVisible) 
   invalidator::delivery::ReplayGate gate(pg_->primary());
   auto give_up_at = std::chrono::steady_clock::now() + 300ms;
   auto until_deadline = [&] { return std::chrono::steady_clock::now() < give_up_at; };
-  EXPECT_FALSE(gate.wait_for(0, {xid}, until_deadline, [] {})) << "running xid " << xid;
-  EXPECT_TRUE(gate.wait_for(0, {xid - 1}, [] { return false; }, [] {}))
+  EXPECT_EQ(gate.wait_for(0, {xid}, until_deadline, [] {}), Gate::kStopped)
+      << "running xid " << xid;
+  EXPECT_EQ(gate.wait_for(
+                0, {xid - 1}, [] { return false; }, [] {}),
+            Gate::kShown)
       << "an older, finished xid is visible";
   writer.query("COMMIT");
-  EXPECT_TRUE(gate.wait_for(0, {xid}, [] { return false; }, [] {}));
+  EXPECT_EQ(gate.wait_for(
+                0, {xid}, [] { return false; }, [] {}),
+            Gate::kShown);
   // A transaction id the server has not handed out yet is not visible either.
-  EXPECT_FALSE(gate.wait_for(0, {xid + 1000}, [] { return false; }, [] {}));
+  EXPECT_EQ(gate.wait_for(
+                0, {xid + 1000}, [] { return false; }, [] {}),
+            Gate::kStopped);
 }
 
 // On a replica the replay position is the test: an LSN it has not replayed holds the gate.
@@ -202,31 +227,34 @@ TEST_F(InvalidatorTest, ReadGateOnAReplica_HoldsUntilItReplaysTheLsn) {
   replica.query("SELECT pg_wal_replay_pause()");
   sql.query("CREATE TABLE IF NOT EXISTS gate_probe (x int); INSERT INTO gate_probe VALUES (1)");
   invalidator::pgoutput::Lsn lsn = 0;
-  ASSERT_TRUE(invalidator::pgoutput::parse_lsn(sql.query("SELECT pg_current_wal_insert_lsn()::text"), lsn));
+  ASSERT_TRUE(
+      invalidator::pgoutput::parse_lsn(sql.query("SELECT pg_current_wal_insert_lsn()::text"), lsn));
   auto give_up_at = std::chrono::steady_clock::now() + 300ms;
-  EXPECT_FALSE(gate.wait_for(lsn, {}, [&] { return std::chrono::steady_clock::now() < give_up_at; },
-                             [] {}));
+  EXPECT_EQ(gate.wait_for(
+                lsn, {}, [&] { return std::chrono::steady_clock::now() < give_up_at; }, [] {}),
+            Gate::kStopped);
   replica.query("SELECT pg_wal_replay_resume()");
   auto deadline = std::chrono::steady_clock::now() + 10s;
-  EXPECT_TRUE(gate.wait_for(lsn, {}, [&] { return std::chrono::steady_clock::now() < deadline; },
-                            [] {}));
+  EXPECT_EQ(gate.wait_for(
+                lsn, {}, [&] { return std::chrono::steady_clock::now() < deadline; }, [] {}),
+            Gate::kShown);
 }
 
-// A primary that cannot be queried is stopping (its walsender then waits for this very position
-// to be confirmed, so holding would deadlock its shutdown) or down (no reader can query it either):
-// the gate passes. A replica that cannot be queried holds it: it may lag once it is back.
-TEST(ReadGate, UnreachablePrimary_Passes_UnreachableReplica_Holds) {
+// A primary that cannot be queried is reported within 100 ms, not shown: the daemon holds the
+// batch and lets go of its stream (a stopping primary's walsender waits for it). A replica that
+// cannot be queried holds the gate until told to stop: it may lag once it is back.
+TEST(ReadGate, UnreachablePrimary_IsReportedAtOnce_UnreachableReplica_Holds) {
   std::string nowhere =
       "host=127.0.0.1 port=" + std::to_string(free_tcp_port()) + " dbname=x user=x";
   invalidator::delivery::ReplayGate primary(nowhere, /*on_primary=*/true);
   auto start = std::chrono::steady_clock::now();
   auto give_up_at = start + 3s;
   auto until_deadline = [&] { return std::chrono::steady_clock::now() < give_up_at; };
-  EXPECT_TRUE(primary.wait_for(1, {1}, until_deadline, [] {}));
+  EXPECT_EQ(primary.wait_for(1, {1}, until_deadline, [] {}), Gate::kPrimaryUnreachable);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
   invalidator::delivery::ReplayGate replica(nowhere, /*on_primary=*/false);
   give_up_at = std::chrono::steady_clock::now() + 600ms;
-  EXPECT_FALSE(replica.wait_for(1, {}, until_deadline, [] {}));
+  EXPECT_EQ(replica.wait_for(1, {}, until_deadline, [] {}), Gate::kStopped);
 }
 
 TEST_F(InvalidatorTest, DownMemcached_HoldsTheSlot_ThenDeliversAfterRestart) {
@@ -288,8 +316,9 @@ TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeep
     sql.query("INSERT INTO users VALUES (" + std::to_string(id) + ", 'flows" + std::to_string(id) +
               "', NULL)");
     ASSERT_TRUE(eventually([&] { return invalidated(key); }, 5s)) << read_file(log_);
-    waits_ms.push_back(std::chrono::duration<double, std::milli>(
-                           std::chrono::steady_clock::now() - start).count());
+    waits_ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+            .count());
     std::this_thread::sleep_for(std::chrono::milliseconds(37 * (i % 4)));
   }
   // Probed retries block ≤ 100 ms (waits ≤ ~110 ms here); a 500 ms exchange per retry left
@@ -301,8 +330,9 @@ TEST_F(InvalidatorTest, HungMemcached_RetriesStayShort_SoTheOtherServersKeysKeep
 // A restarted server refuses connects while it is down: cheap to retry, so its keys go out
 // within the first backoff step once it is back, however long it was down.
 TEST_F(InvalidatorTest, DownMemcached_BackAfterALongOutage_GetsItsKeysWithinTheFirstRetryStep) {
-  ASSERT_TRUE(start_invalidator(write_config(
-      default_tables(), "", R"("retry_initial_ms": 50, "retry_max_ms": 3000, "request_timeout_ms": 500)")))
+  ASSERT_TRUE(start_invalidator(
+      write_config(default_tables(), "",
+                   R"("retry_initial_ms": 50, "retry_max_ms": 3000, "request_timeout_ms": 500)")))
       << read_file(log_);
   Sql sql(pg_->primary());
   auto& down = server_for("user:361");
@@ -363,7 +393,8 @@ TEST_F(InvalidatorTest, DownMemcached_AtMaxHeldKeys_ReadingPausesUntilItAnswers)
   down.start();
   ASSERT_TRUE(wait_for_port(down.port(), 5s));
   EXPECT_TRUE(eventually([&] { return invalidated(healthy_key); }, 10s));
-  EXPECT_NE(read_file(log_).find("reading the stream pauses"), std::string::npos) << read_file(log_);
+  EXPECT_NE(read_file(log_).find("reading the stream pauses"), std::string::npos)
+      << read_file(log_);
 }
 
 // A host that is gone never answers the SYN. Here a listener whose accept queue is full drops
@@ -385,10 +416,10 @@ TEST(MemcachedConnection, HostThatNeverAnswersTheConnect_GivesUpWithinTheConnect
   std::this_thread::sleep_for(100ms);
   invalidator::delivery::MemcachedConnection conn({"127.0.0.1", ntohs(addr.sin_port)}, 5s);
   invalidator::delivery::MetaReplyScanner replies;
-  std::string error;
   auto start = std::chrono::steady_clock::now();
-  EXPECT_FALSE(conn.exchange("mn\r\n", replies, error));
-  EXPECT_EQ(error, "connect: timed out");
+  auto done = conn.exchange("mn\r\n", replies);
+  ASSERT_FALSE(done.ok());
+  EXPECT_EQ(done.error().message, "connect: timed out");
   EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
   for (int fd : fillers) ::close(fd);
   ::close(listener);
@@ -407,11 +438,13 @@ TEST_F(InvalidatorTest, Kill9MidStream_ThenRestart_LosesNothing) {
   ASSERT_TRUE(wait_for_port(server.port(), 5s));
   for (int i = 401; i <= 450; ++i) set("user:" + std::to_string(i));
   ASSERT_TRUE(start_invalidator(write_config(default_tables()))) << read_file(log_);
-  EXPECT_TRUE(eventually([] {
-    for (int i = 401; i <= 450; ++i)
-      if (!invalidated("user:" + std::to_string(i))) return false;
-    return true;
-  }, 15s));
+  EXPECT_TRUE(eventually(
+      [] {
+        for (int i = 401; i <= 450; ++i)
+          if (!invalidated("user:" + std::to_string(i))) return false;
+        return true;
+      },
+      15s));
 }
 
 TEST_F(InvalidatorTest, TruncateUnderFlushRegion_FlushesEveryServer) {
@@ -425,7 +458,8 @@ TEST_F(InvalidatorTest, TruncateUnderFlushRegion_FlushesEveryServer) {
 }
 
 TEST_F(InvalidatorTest, TemplateOutsideReplicaIdentity_IsRefusedAtStartWithTheFix) {
-  auto config = write_config(R"({"public.accounts": ["account:{id}", "account_by_email:{email}"]})");
+  auto config =
+      write_config(R"({"public.accounts": ["account:{id}", "account_by_email:{email}"]})");
   log_ = pg_->dir() + "/refused.log";
   pid_t pid = spawn({std::string(MCCACHE_BIN_DIR) + "/invalidator", "--config", config}, log_);
   int status = 0;
@@ -436,6 +470,194 @@ TEST_F(InvalidatorTest, TemplateOutsideReplicaIdentity_IsRefusedAtStartWithTheFi
   EXPECT_NE(log.find("invalidator.tables.\"public.accounts\"[1]"), std::string::npos) << log;
   EXPECT_NE(log.find("column \"email\" is not in the replica identity"), std::string::npos) << log;
   EXPECT_NE(log.find("REPLICA IDENTITY FULL or drop the template"), std::string::npos) << log;
+}
+
+// The port of a "host=... port=N ..." DSN.
+std::string dsn_port(const std::string& dsn) {
+  auto at = dsn.find("port=") + 5;
+  return dsn.substr(at, dsn.find(' ', at) - at);
+}
+
+// "host=H port=P dbname=D user=U" (what scripts/pgcluster prints) as "postgresql://U@H:P/D".
+std::string as_uri(const std::string& dsn) {
+  std::istringstream words(dsn);
+  std::map<std::string, std::string> kv;
+  for (std::string w; words >> w;) kv[w.substr(0, w.find('='))] = w.substr(w.find('=') + 1);
+  return "postgresql://" + kv["user"] + "@" + kv["host"] + ":" + kv["port"] + "/" + kv["dbname"];
+}
+
+std::string pool_json(const std::vector<config::HostPort>& servers) {
+  std::string out;
+  for (const auto& s : servers) out += (out.empty() ? "\"" : ", \"") + s.str() + "\"";
+  return out;
+}
+
+// libpq options used to be appended to the DSN as " key=value", which turns a URI into garbage.
+TEST_F(InvalidatorTest, PostgresUriDsns_ForTheSourceAndTheReplica_StreamAndGate) {
+  auto config = write_custom_config(pool_json(servers()),
+                                    R"("source": {"dsn": ")" + as_uri(pg_->primary()) +
+                                        R"(", "slot": "it"}, "wait_for_replay": ")" +
+                                        as_uri(pg_->replica()) + R"(",)",
+                                    default_tables());
+  ASSERT_TRUE(start_invalidator(config)) << read_file(log_);
+  set("user:2101");
+  Sql(pg_->primary()).query("INSERT INTO users VALUES (2101, 'uri', NULL)");
+  EXPECT_TRUE(eventually([] { return invalidated("user:2101"); })) << read_file(log_);
+}
+
+// A server that answers the invalidator's `md ... I T` with CLIENT_ERROR would drop every
+// invalidation sent to it; it used to count as delivered ("rejected") and the slot moved on.
+TEST_F(InvalidatorTest, ServerThatRefusesMdInvalidate_HoldsItsKeysLikeADownOne_AndSaysWhy) {
+  OldMemcached old;
+  std::vector<config::HostPort> pool{{"127.0.0.1", old.port()}, {"127.0.0.1", mc_[0]->port()}};
+  pool::KetamaRing ring(pool);
+  int refused = 2200, healthy = 2200;
+  while (ring.server_for("post:" + std::to_string(refused)) != 0) ++refused;
+  while (ring.server_for("post:" + std::to_string(healthy)) != 1) ++healthy;
+  auto config = write_custom_config(pool_json(pool),
+                                    R"("source": {"dsn": ")" + pg_->primary() +
+                                        R"(", "slot": "it"}, "wait_for_replay": ")" +
+                                        pg_->replica() + R"(",)",
+                                    R"({"public.posts": ["post:{id}"]}, "status_interval_ms": 50)");
+  ASSERT_TRUE(start_invalidator(config)) << read_file(log_);
+  auto healthy_key = "post:" + std::to_string(healthy);
+  cache_value(*mc_[0], healthy_key);
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO posts VALUES (" + std::to_string(refused) + ", 1, 'old server')");
+  auto refused_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  sql.query("INSERT INTO posts VALUES (" + std::to_string(healthy) + ", 1, 'new server')");
+  EXPECT_TRUE(eventually([&] { return is_invalidated(*mc_[0], healthy_key); })) << read_file(log_);
+  std::this_thread::sleep_for(800ms);
+  EXPECT_FALSE(lsn_at_least(slot_confirmed_lsn(), refused_lsn))
+      << "confirmed past a delete the server refused\n"
+      << read_file(log_);
+  EXPECT_NE(read_file(log_).find("refuses `md <key> I T`"), std::string::npos) << read_file(log_);
+  stop_invalidator(SIGKILL);  // a SIGTERM would give the held keys shutdown_timeout_ms more
+}
+
+// With a multi-host replica DSN the gate fails over from one replica to the next. It used to keep
+// the highest replay position any of them reported, so after failing over to a slower replica
+// batches passed on the strength of the faster one.
+TEST_F(InvalidatorTest, MultiHostReplicaDsn_AfterFailingOverToASlowerReplica_GatesOnThatOne) {
+  const auto& slow = pg_->replicas()[0];
+  const auto& fast = pg_->replicas()[1];
+  struct Restore {  // the slow replica is every other test's gate; the fast one stops here
+    PgCluster* pg;
+    std::string slow;
+    ~Restore() {
+      try {
+        Sql(slow).query("SELECT pg_wal_replay_resume()");
+      } catch (...) {
+      }
+      pg->restart();
+    }
+  } restore{pg_, slow};
+  std::string gate = "host=127.0.0.1,127.0.0.1 port=" + dsn_port(fast) + "," + dsn_port(slow) +
+                     " dbname=app user=postgres";
+  auto config =
+      write_custom_config(pool_json(servers()),
+                          R"("source": {"dsn": ")" + pg_->primary() +
+                              R"(", "slot": "it"}, "wait_for_replay": ")" + gate + R"(",)",
+                          R"({"public.posts": ["post:{id}"]})",
+                          std::string(kDelivery) + R"(, "batch_max_keys": 1, "max_held_keys": 1)");
+  ASSERT_TRUE(start_invalidator(config)) << read_file(log_);
+  auto key = [](int id) { return "post:" + std::to_string(id); };
+  int first = 2300;
+  auto& held = server_for(key(first));
+  int second = first + 1;
+  while (&server_for(key(second)) == &held) ++second;
+  Sql(slow).query("SELECT pg_wal_replay_pause()");
+  held.kill9();
+  // Both commits are read after the fast replica has replayed them both: the first one's gate
+  // query sees the fast replica past the second one.
+  kill(pid_, SIGSTOP);
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO posts VALUES (" + std::to_string(first) + ", 1, 'first')");
+  sql.query("INSERT INTO posts VALUES (" + std::to_string(second) + ", 1, 'second')");
+  auto second_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  Sql fast_sql(fast);
+  ASSERT_TRUE(eventually([&] {
+    return fast_sql.query("SELECT pg_last_wal_replay_lsn() >= '" + second_lsn + "'") == "t";
+  }));
+  set(key(second));
+  kill(pid_, SIGCONT);
+  // The first batch passes the gate on the fast replica and waits for the down server; with
+  // max_held_keys 1 reading pauses there.
+  ASSERT_TRUE(eventually([&] {
+    return read_file(log_).find("reading the stream pauses") != std::string::npos;
+  })) << read_file(log_);
+  pg_->stop_replica(1);  // the fast one
+  held.start();
+  ASSERT_TRUE(wait_for_port(held.port(), 5s));
+  // The second batch is gated on the slow replica now, which has not replayed it.
+  std::this_thread::sleep_for(1500ms);
+  EXPECT_FALSE(invalidated(key(second)))
+      << "delivered on the strength of a replica the gate is no longer connected to\n"
+      << read_file(log_);
+  Sql(slow).query("SELECT pg_wal_replay_resume()");
+  EXPECT_TRUE(eventually([&] { return invalidated(key(second)); })) << read_file(log_);
+}
+
+// The primary gate (no local replica) used to pass after 100 ms without a connection, whatever
+// the reason, even "too many clients" on a primary that is up. It holds now; and a fast shutdown
+// of the primary, whose walsender waits for everything it sent to be confirmed, still ends: the
+// invalidator lets go of the stream while the gate cannot reach the primary (commit 81b548b).
+TEST_F(InvalidatorTest, PrimaryGateWithoutAConnection_HoldsTheBatch_AndTheFastShutdownStillEnds) {
+  auto config = write_custom_config(
+      pool_json(servers()), R"("source": {"dsn": ")" + pg_->primary() + R"(", "slot": "it"},)",
+      R"({"public.posts": ["post:{id}"]})");
+  ASSERT_TRUE(start_invalidator(config)) << read_file(log_);
+  Sql sql(pg_->primary());
+  set("post:2401");
+  sql.query("INSERT INTO posts VALUES (2401, 1, 'gate connects')");
+  ASSERT_TRUE(eventually([] { return invalidated("post:2401"); })) << read_file(log_);
+  // End the gate's connection, then take every connection slot: it cannot connect again.
+  sql.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+      " WHERE application_name = 'mcinval_gate'");
+  std::vector<std::unique_ptr<Sql>> fillers;
+  while (fillers.size() < 200) {
+    try {
+      fillers.push_back(std::make_unique<Sql>(pg_->primary()));
+    } catch (const std::exception&) {
+      break;
+    }
+  }
+  ASSERT_LT(fillers.size(), 200u);
+  set("post:2402");
+  sql.query("INSERT INTO posts VALUES (2402, 1, 'held at the gate')");
+  std::this_thread::sleep_for(800ms);
+  EXPECT_FALSE(invalidated("post:2402")) << "delivered without the visibility check\n"
+                                         << read_file(log_);
+  auto t0 = std::chrono::steady_clock::now();
+  pg_->stop_primary();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s) << "the walsender waited for us";
+  fillers.clear();
+  pg_->restart();
+  EXPECT_TRUE(eventually([] { return invalidated("post:2402"); }, 20s)) << read_file(log_);
+}
+
+// One transaction of 200K rows, 1,000 keys per batch and a 200 ms request timeout: it used to go
+// out as one 200K-key exchange that timed out on every retry (and its keys were deduplicated by
+// a linear search, in minutes).
+TEST_F(InvalidatorTest, TransactionOf200kRows_InSmallBatchesWithAShortTimeout_IsFullyInvalidated) {
+  ASSERT_TRUE(start_invalidator(
+      write_config(R"({"public.posts": ["post:{id}"]})", "",
+                   R"("retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 200,
+         "batch_max_keys": 1000)")))
+      << read_file(log_);
+  const int from = 300000, to = 499999;
+  std::vector<std::string> sample;
+  for (int id = from; id <= to; id += 9973) sample.push_back("post:" + std::to_string(id));
+  sample.push_back("post:" + std::to_string(to));
+  for (const auto& k : sample) set(k);
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO posts SELECT g, 1, 'bulk' FROM generate_series(" + std::to_string(from) +
+            ", " + std::to_string(to) + ") g");
+  auto lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  EXPECT_TRUE(eventually([&] { return lsn_at_least(slot_confirmed_lsn(), lsn); }, 60s))
+      << read_file(log_);
+  for (const auto& k : sample) EXPECT_TRUE(invalidated(k)) << k;
 }
 
 }  // namespace

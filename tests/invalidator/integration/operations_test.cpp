@@ -39,6 +39,8 @@ class OperationsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 1);
+    // Where the daemons keep their slot state, as systemd's StateDirectory= tells them.
+    setenv("STATE_DIRECTORY", pg_->dir().c_str(), 1);
     mc_[0] = new MemcachedServer();
     mc_[1] = new MemcachedServer();
     Sql sql(pg_->primary());
@@ -594,6 +596,147 @@ TEST_F(OperationsTest, GutterOn_DownServersKeyInTheGutter_IsInvalidatedThere) {
   owner.start();
   ASSERT_TRUE(wait_for_port(owner.port(), 5s));
   EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 0; }))
+      << read_file(d.log);
+}
+
+// A slot dropped and created again between two runs streams from its new start, after changes
+// nobody saw: the state file's last confirmed position catches it (the slot exists, the system
+// identifier matches, so the file used to accept it).
+TEST_F(OperationsTest, SlotReplacedWhileStopped_StartsAfterTheRecordedPosition_IsSlotLoss) {
+  uint16_t port = free_tcp_port();
+  std::string state = pg_->dir() + "/replaced.state";
+  auto config = write_config("replaced", "replaced", port, R"(, "state_file": ")" + state + "\"");
+  auto& d = start(config, port, "replaced");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO users VALUES (9001, 'before')");
+  auto lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(eventually([&] {
+    return sql.query("SELECT confirmed_flush_lsn >= '" + lsn +
+                     "' FROM pg_replication_slots WHERE slot_name = 'replaced'") == "t";
+  })) << read_file(d.log);
+  stop_process(d.pid, SIGTERM);
+  d.pid = -1;
+  // Dropped; a change the region never sees; created again.
+  sql.query("SELECT pg_drop_replication_slot('replaced')");
+  set("user:9002");
+  sql.query("INSERT INTO users VALUES (9002, 'lost')");
+  sql.query("SELECT pg_create_logical_replication_slot('replaced', 'pgoutput')");
+  auto& again = start(config, port, "replaced");
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
+      << read_file(again.log);
+  EXPECT_EQ(metric(port, "mcinval_active"), 0);
+  auto log = read_file(again.log);
+  EXPECT_NE(log.find("after the last position this invalidator confirmed"), std::string::npos)
+      << log;
+  EXPECT_FALSE(invalidated("user:9002")) << "halt streams nothing";
+}
+
+// The safe setting is the default: without source.state_file the state lives under the state
+// directory ($STATE_DIRECTORY here, as systemd's StateDirectory= sets it), so a slot dropped while
+// the daemon was stopped is slot loss after a restart, not a silent new slot.
+TEST_F(OperationsTest, DefaultStateFile_UnderTheStateDirectory_MakesADroppedSlotSlotLoss) {
+  uint16_t port = free_tcp_port();
+  auto config = write_config("defaultstate", "defaultstate", port);
+  auto& d = start(config, port, "defaultstate");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  std::this_thread::sleep_for(300ms);
+  stop_process(d.pid, SIGTERM);
+  d.pid = -1;
+  EXPECT_NE(read_file(pg_->dir() + "/defaultstate.state").find("slot defaultstate"),
+            std::string::npos);
+  Sql sql(pg_->primary());
+  sql.query("SELECT pg_drop_replication_slot('defaultstate')");
+  auto& again = start(config, port, "defaultstate");
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
+      << read_file(again.log);
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(slot_exists("defaultstate")) << "a lost slot was silently replaced";
+}
+
+// A slot that exists but that no state file records (created by hand, or the file was lost) may
+// start after changes this region never saw: slot loss, under the policy ("flush_region" here:
+// the pool is flushed, then the slot streams). invalidator.state_dir names the directory.
+TEST_F(OperationsTest, ExistingSlotThatNoStateFileRecords_IsSlotLoss_AndFlushRegionRecovers) {
+  uint16_t port = free_tcp_port();
+  std::string dir = pg_->dir() + "/state-by-field";
+  Sql sql(pg_->primary());
+  sql.query("SELECT pg_create_logical_replication_slot('unrecorded', 'pgoutput')");
+  set("unrelated:u1");
+  auto config =
+      write_config("unrecorded", "unrecorded", port, R"(, "on_slot_lost": "flush_region")");
+  // The state directory from the config instead of the environment.
+  auto text = read_file(config);
+  text.replace(text.find(R"("invalidator": {)"), 16,
+               R"("invalidator": {"state_dir": ")" + dir + R"(", )");
+  std::ofstream(config) << text;
+  auto& d = start(config, port, "unrecorded");
+  EXPECT_TRUE(eventually([] { return invalidated("unrelated:u1"); })) << read_file(d.log);
+  EXPECT_NE(read_file(d.log).find("no state file records it"), std::string::npos)
+      << read_file(d.log);
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  EXPECT_NE(read_file(dir + "/unrecorded.state").find("confirmed_lsn"), std::string::npos);
+  set("user:9101");
+  sql.query("INSERT INTO users VALUES (9101, 'after')");
+  EXPECT_TRUE(eventually([] { return invalidated("user:9101"); })) << read_file(d.log);
+}
+
+// SIGHUP with another pool: mcproxy routes by it at once, so the invalidator must too. A key that
+// moved to a server added to the pool is deleted there; a key held for a server that left the
+// pool (down) is placed over the new pool and delivered, so that server no longer holds the slot.
+TEST_F(OperationsTest, SighupWithAnotherPool_DeletesKeysWhereTheNewPoolPlacesThem) {
+  MemcachedServer leaving;
+  uint16_t port = free_tcp_port();
+  auto pool = [&](const std::vector<const MemcachedServer*>& servers) {
+    std::string out;
+    for (const auto* m : servers) out += (out.empty() ? "\"" : ", \"") + m->endpoint() + "\"";
+    return out;
+  };
+  std::string path = pg_->dir() + "/repool.json";
+  auto write = [&](const std::string& servers) {
+    std::ofstream(path) << R"({"datacenter": "dc1", "pool": {"servers": [)" << servers << R"(]},
+ "invalidator": {"metrics_listen": "127.0.0.1:)"
+                        << port << R"(",
+   "source": {"dsn": ")" << pg_->primary()
+                        << R"(", "slot": "repool"},
+   "wait_for_replay": ")"
+                        << pg_->replica() << R"(",
+   "tables": {"public.users": ["user:{id}"]},
+   "delivery": {"retry_initial_ms": 50, "retry_max_ms": 200, "request_timeout_ms": 300}}})";
+  };
+  write(pool({mc_[0], &leaving}));
+  auto& d = start(path, port, "repool");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  std::vector<config::HostPort> before{{"127.0.0.1", mc_[0]->port()},
+                                       {"127.0.0.1", leaving.port()}};
+  pool::KetamaRing old_ring(before);
+  // A row whose key lives on the leaving server, which is down: its key is held.
+  int held = 9200;
+  while (old_ring.server_for("user:" + std::to_string(held)) != 1) ++held;
+  leaving.kill9();
+  Sql sql(pg_->primary());
+  sql.query("INSERT INTO users VALUES (" + std::to_string(held) + ", 'held')");
+  auto held_lsn = sql.query("SELECT pg_current_wal_insert_lsn()");
+  ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 1; }))
+      << read_file(d.log);
+
+  write(pool({mc_[0], mc_[1]}));
+  kill(d.pid, SIGHUP);
+  ASSERT_TRUE(eventually([&] { return read_file(d.log).find("reloaded ") != std::string::npos; }))
+      << read_file(d.log);
+  EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_stream_held") == 0; }))
+      << "a server that left the pool still holds the slot\n"
+      << read_file(d.log);
+  EXPECT_TRUE(eventually([&] {
+    return sql.query("SELECT confirmed_flush_lsn >= '" + held_lsn +
+                     "' FROM pg_replication_slots WHERE slot_name = 'repool'") == "t";
+  })) << read_file(d.log);
+  // A key that the new pool places on the added server is deleted there.
+  int moved = 9300;
+  while (&server_for("user:" + std::to_string(moved)) != mc_[1]) ++moved;
+  set("user:" + std::to_string(moved));
+  sql.query("INSERT INTO users VALUES (" + std::to_string(moved) + ", 'moved')");
+  EXPECT_TRUE(eventually([&] { return invalidated("user:" + std::to_string(moved)); }))
       << read_file(d.log);
 }
 

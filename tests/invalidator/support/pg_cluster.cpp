@@ -1,10 +1,9 @@
 // scripts/pgcluster driven from C++, and a minimal libpq client.
 #include "tests/invalidator/support/pg_cluster.h"
 
-#include <unistd.h>
-
 #include <rapidjson/document.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -37,11 +36,18 @@ PgCluster::PgCluster(const std::string& source_dir, int replicas)
   d.Parse(out.c_str());
   if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
   primary_ = d["primary"].GetString();
-  if (replicas > 0) replica_ = d["replicas"][0].GetString();
+  for (const auto& r : d["replicas"].GetArray()) replica_dsns_.emplace_back(r.GetString());
+  if (!replica_dsns_.empty()) replica_ = replica_dsns_[0];
 }
 
 void PgCluster::stop_primary() {
   std::string pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl stop -m fast -D " + dir_ + "/primary";
+  run((geteuid() == 0 ? "runuser -u postgres -- " : "") + pg_ctl + " 2>&1");
+}
+
+void PgCluster::stop_replica(size_t i) {
+  std::string pg_ctl = "/usr/lib/postgresql/15/bin/pg_ctl stop -m fast -D " + dir_ + "/replica" +
+                       std::to_string(i + 1);
   run((geteuid() == 0 ? "runuser -u postgres -- " : "") + pg_ctl + " 2>&1");
 }
 

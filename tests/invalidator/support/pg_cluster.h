@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include <string>
+#include <vector>
 
 namespace mccache::testing {
 
@@ -18,9 +19,13 @@ class PgCluster {
 
   const std::string& primary() const { return primary_; }
   const std::string& replica() const { return replica_; }
+  // Every replica's DSN, in the order scripts/pgcluster started them (replica1, replica2, ...).
+  const std::vector<std::string>& replicas() const { return replica_dsns_; }
   const std::string& dir() const { return dir_; }
   // Stops the primary (pg_ctl stop -m fast) / starts the whole cluster again on the same ports.
   void stop_primary();
+  // Stops replica `i` (0-based: replicas()[i]) with pg_ctl stop -m fast.
+  void stop_replica(size_t i);
   void restart();
 
  private:
@@ -29,6 +34,7 @@ class PgCluster {
   int replicas_ = 0;
   std::string primary_;
   std::string replica_;
+  std::vector<std::string> replica_dsns_;
 };
 
 // One libpq connection; query() returns the first column of the first row ("" for none/NULL) and
