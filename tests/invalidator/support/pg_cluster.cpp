@@ -32,12 +32,21 @@ PgCluster::PgCluster(const std::string& source_dir, int replicas)
   char tmpl[] = "/tmp/mcinval_pg_XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  auto out = run(script_ + " start " + dir_ + " --replicas " + std::to_string(replicas));
-  rapidjson::Document d;
-  d.Parse(out.c_str());
-  if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
-  primary_ = d["primary"].GetString();
-  if (replicas > 0) replica_ = d["replicas"][0].GetString();
+  try {
+    auto out = run(script_ + " start " + dir_ + " --replicas " + std::to_string(replicas));
+    rapidjson::Document d;
+    d.Parse(out.c_str());
+    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
+    primary_ = d["primary"].GetString();
+    if (replicas > 0) replica_ = d["replicas"][0].GetString();
+  } catch (...) {
+    // No destructor runs for a half-built object: stop whatever servers did start.
+    try {
+      run(script_ + " stop " + dir_);
+    } catch (...) {
+    }
+    throw;
+  }
 }
 
 void PgCluster::stop_primary() {
