@@ -17,23 +17,10 @@ import tempfile
 import textwrap
 import time
 
+from checks import check, running, verdict
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONTAIN = os.path.join(ROOT, "scripts", "contain")
-FAILURES = []
-
-
-def check(ok, what):
-    print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-    if not ok:
-        FAILURES.append(what)
-
-
-def running(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def read_pid(path, timeout=10.0):
@@ -100,8 +87,7 @@ def main():
         ctest_timeout(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
-    print(f"contain: {'OK' if not FAILURES else f'{len(FAILURES)} failure(s)'}")
-    return 1 if FAILURES else 0
+    return verdict("contain")
 
 
 if __name__ == "__main__":

@@ -22,17 +22,10 @@ import time
 
 import psycopg2
 
+from checks import check, running, verdict
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEVCLUSTER = os.path.join(ROOT, "scripts", "devcluster")
-FAILURES = []
-STARTED = time.monotonic()
-
-
-def check(ok, what):
-    print(f"[{time.monotonic() - STARTED:5.1f} s] {'ok  ' if ok else 'FAIL'} {what}", flush=True)
-    if not ok:
-        FAILURES.append(what)
-    return ok
 
 
 def devcluster(d, *args):
@@ -68,15 +61,6 @@ def ports(d):
 def postmaster(d, server):
     with open(os.path.join(d, "pg", server, "postmaster.pid")) as f:
         return int(f.readline())
-
-
-def running(pid):
-    """Alive and not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill9(pid):
@@ -234,9 +218,7 @@ def main():
             except ChildProcessError:
                 break
         shutil.rmtree(d, ignore_errors=True)
-    print(f"devcluster: {'OK' if not FAILURES else f'{len(FAILURES)} failure(s)'} "
-          f"in {time.monotonic() - STARTED:.1f} s")
-    return 1 if FAILURES else 0
+    return verdict("devcluster")
 
 
 if __name__ == "__main__":
