@@ -14,8 +14,9 @@ def main():
     cluster_dir = tempfile.mkdtemp(prefix="mccache-django-")
     os.chmod(cluster_dir, 0o755)  # Postgres runs as user postgres and must reach its data dir
     devcluster = os.path.join(ROOT, "scripts", "devcluster")
-    subprocess.run([devcluster, "up", "--dir", cluster_dir], check=True, stdout=subprocess.DEVNULL)
     try:
+        subprocess.run([devcluster, "up", "--dir", cluster_dir], check=True,
+                       stdout=subprocess.DEVNULL)
         env = dict(os.environ, MCCACHE_ENDPOINTS=os.path.join(cluster_dir, "endpoints.json"),
                    MCCACHE_REGION="dc2", DJANGO_SETTINGS_MODULE="shop.settings")
         # Django's own test runner would create test databases; these tests use the live ones.

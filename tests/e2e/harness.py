@@ -61,12 +61,16 @@ class Cluster:
         os.chmod(self.dir, 0o755)  # Postgres runs as user postgres and must reach its data dir
         self.regions = regions
         relays = [a for region in relay_invalidator for a in ("--relay-invalidator", region)]
-        subprocess.run([os.path.join(ROOT, "scripts", "devcluster"), "up", "--dir", self.dir,
-                        "--regions", str(regions), "--memcached", str(memcached), *relays],
-                       check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, "endpoints.json")) as f:
-            self.endpoints = json.load(f)["regions"]
-        self.pg = self._state()["pg"]
+        try:
+            subprocess.run([os.path.join(ROOT, "scripts", "devcluster"), "up", "--dir", self.dir,
+                            "--regions", str(regions), "--memcached", str(memcached), *relays],
+                           check=True, stdout=subprocess.DEVNULL)
+            with open(os.path.join(self.dir, "endpoints.json")) as f:
+                self.endpoints = json.load(f)["regions"]
+            self.pg = self._state()["pg"]
+        except BaseException:
+            self.down()  # an `up` that failed half-way leaves what it had started
+            raise
 
     def down(self):
         subprocess.run([os.path.join(ROOT, "scripts", "devcluster"), "down", "--dir", self.dir],

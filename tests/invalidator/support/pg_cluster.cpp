@@ -31,13 +31,22 @@ PgCluster::PgCluster(const std::string& source_dir, int replicas)
   char tmpl[] = "/tmp/mcinval_pg_XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   dir_ = tmpl;
-  auto out = run(script_ + " start " + dir_ + " --replicas " + std::to_string(replicas));
-  rapidjson::Document d;
-  d.Parse(out.c_str());
-  if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
-  primary_ = d["primary"].GetString();
-  for (const auto& r : d["replicas"].GetArray()) replica_dsns_.emplace_back(r.GetString());
-  if (!replica_dsns_.empty()) replica_ = replica_dsns_[0];
+  try {
+    auto out = run(script_ + " start " + dir_ + " --replicas " + std::to_string(replicas));
+    rapidjson::Document d;
+    d.Parse(out.c_str());
+    if (d.HasParseError() || !d.IsObject()) throw std::runtime_error("pgcluster printed: " + out);
+    primary_ = d["primary"].GetString();
+    for (const auto& r : d["replicas"].GetArray()) replica_dsns_.emplace_back(r.GetString());
+    if (!replica_dsns_.empty()) replica_ = replica_dsns_[0];
+  } catch (...) {
+    // No destructor runs for a half-built object: stop whatever servers did start.
+    try {
+      run(script_ + " stop " + dir_);
+    } catch (...) {
+    }
+    throw;
+  }
 }
 
 void PgCluster::stop_primary() {
