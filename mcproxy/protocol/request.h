@@ -55,13 +55,17 @@ struct Request {
   std::string_view data;  // the data block without its trailing "\r\n"; empty if none
   // get/gets/gat/gats: every key in order; everything else: at most one key.
   std::vector<std::string_view> keys;
+  // Meta commands: the flag tokens after the key (and ms's length) in order, without any quiet
+  // token: mcproxy applies quiet itself, so these are what it forwards.
+  std::vector<std::string_view> meta_flags;
   uint32_t flags = 0;          // storage, lease-set
   int64_t exptime = 0;         // storage, touch, gat/gats, lease-set
   uint64_t cas_unique = 0;     // cas
   uint64_t delta = 0;          // incr/decr
   uint64_t lease_token = 0;    // lease-set
+  uint32_t verbosity = 0;      // verbosity's level
   bool noreply = false;        // text commands' trailing "noreply"
-  bool quiet = false;          // meta commands' "q" flag
+  bool quiet = false;          // meta commands' q flag (any flag token starting with 'q')
   size_t size = 0;             // bytes this request occupied in the stream (line + data block)
 
   std::string_view key() const { return keys.empty() ? std::string_view{} : keys.front(); }

@@ -1,13 +1,16 @@
 // Grammar and error replies follow memcached 1.6's proto_text.c (arity errors are "ERROR", bad
 // numbers "CLIENT_ERROR ..."), except that a refused storage command's data block is swallowed
-// whenever its length is known, so one bad request never turns its payload into commands.
+// whenever its length is known, so one bad request never turns its payload into commands, and
+// that mcproxy refuses what memcached would read differently from it: a NUL anywhere in a line
+// (memcached cuts the line there), a key with a control byte (protocol.txt "Keys"), a meta flag
+// it does not forward (meta_flags.h).
 #include "mcproxy/protocol/request_parser.h"
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cstring>
 
+#include "mcproxy/protocol/meta_flags.h"
 #include "pool/ascii.h"
 #include "pool/tokens.h"
 
@@ -19,6 +22,10 @@ constexpr std::string_view kBadFormat = "CLIENT_ERROR bad command line format\r\
 constexpr std::string_view kBadDataChunk = "CLIENT_ERROR bad data chunk\r\n";
 constexpr std::string_view kLineTooLong = "CLIENT_ERROR line too long\r\n";
 constexpr std::string_view kKeyTooLong = "CLIENT_ERROR key too long\r\n";
+constexpr std::string_view kBadKey = "CLIENT_ERROR key has a control character\r\n";
+constexpr std::string_view kNulInLine = "CLIENT_ERROR NUL byte in command line\r\n";
+constexpr std::string_view kFlagsTooLong = "CLIENT_ERROR options flags too long\r\n";
+constexpr std::string_view kInvalidFlag = "CLIENT_ERROR invalid flag\r\n";
 constexpr std::string_view kValueTooLarge = "CLIENT_ERROR value too large\r\n";
 constexpr std::string_view kBadDelta = "CLIENT_ERROR invalid numeric delta argument\r\n";
 constexpr std::string_view kBadExptime = "CLIENT_ERROR invalid exptime argument\r\n";
@@ -107,6 +114,15 @@ bool lookup(std::string_view name, Command& out) {
   return false;
 }
 
+// protocol.txt "Keys": no control characters or whitespace. Bytes >= 0x80 are allowed (UTF-8).
+bool has_control_byte(std::string_view key) {
+  for (char ch : key) {
+    auto b = static_cast<unsigned char>(ch);
+    if (b < 0x21 || b == 0x7f) return true;
+  }
+  return false;
+}
+
 bool starts_retrieval(std::string_view input) {
   return input.starts_with("get") || input.starts_with("gat") || input.starts_with("bget");
 }
@@ -141,6 +157,11 @@ RequestParser::Step RequestParser::next(std::string_view input, Request& out) {
     step = {Status::kError, line_size, kLineTooLong, false};
   } else {
     step = parse_line(input, line, line_size, out);
+    // memcached stops reading a line at its first NUL and would run what follows on its own, so
+    // no line holding one is ever forwarded. Checked once the request is whole: its data block,
+    // if any, is then consumed with it and cannot become commands.
+    if (step.status == Status::kRequest && line.find('\0') != std::string_view::npos)
+      step = {Status::kError, step.consumed, kNulInLine, false};
   }
   step.consumed += swallowed;
   return step;
@@ -167,6 +188,8 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
   out.line = line;
   out.data = {};
   out.keys.clear();
+  out.meta_flags.clear();
+  out.verbosity = 0;
   out.flags = 0;
   out.exptime = 0;
   out.cas_unique = 0;
@@ -179,7 +202,12 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
   const size_t n = tok.n;
   auto ok = [&]() { return Step{Status::kRequest, out.size, {}, false}; };
   auto fail = [&](std::string_view e) { return Step{Status::kError, line_size, e, false}; };
-  auto key_ok = [&](std::string_view k) { return k.size() <= limits_.max_key_bytes; };
+  // The reply for a refused key, or empty when the key is fine.
+  auto key_error = [&](std::string_view k) -> std::string_view {
+    if (k.size() > limits_.max_key_bytes) return kKeyTooLong;
+    if (has_control_byte(k)) return kBadKey;
+    return {};
+  };
 
   // Reads "<bytes>\r\n<data>\r\n" after the line; `bytes` already validated non-negative.
   auto with_data = [&](int64_t bytes) -> Step {
@@ -195,9 +223,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
     return ok();
   };
 
-  if (tok.overflow && cmd != Command::kGet && cmd != Command::kGets && cmd != Command::kGat &&
-      cmd != Command::kGats)
-    return fail(kError);
+  if (tok.overflow && !is_retrieval(cmd) && !is_meta(cmd)) return fail(kError);
 
   switch (cmd) {
     case Command::kGet:
@@ -212,7 +238,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
       // Keys are re-scanned from the line: a retrieval may carry more than kMaxTokens keys.
       pool::Tokens keys(line.substr(tok.t[first_key].data() - line.data()));
       for (std::string_view k = keys.next(); !k.empty(); k = keys.next()) {
-        if (!key_ok(k)) return fail(kKeyTooLong);
+        if (auto e = key_error(k); !e.empty()) return fail(e);
         out.keys.push_back(k);
       }
       return ok();
@@ -232,7 +258,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[base] != "noreply") return data_error(input, line_size, bytes, kBadFormat);
         out.noreply = true;
       }
-      if (!key_ok(tok.t[1])) return data_error(input, line_size, bytes, kKeyTooLong);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return data_error(input, line_size, bytes, e);
       if (!parse_number(tok.t[2], out.flags) || !parse_number(tok.t[3], out.exptime) ||
           (cas && !parse_number(tok.t[5], out.cas_unique)))
         return data_error(input, line_size, bytes, kBadFormat);
@@ -241,7 +267,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
     }
     case Command::kDelete: {
       if (n < 2 || n > 4) return fail(kError);
-      if (!key_ok(tok.t[1])) return fail(kKeyTooLong);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return fail(e);
       // memcached accepts "delete <key> [0] [noreply]"; any other hold time is an error.
       size_t i = 2;
       if (i < n && tok.t[i] == "0") ++i;
@@ -260,7 +286,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[3] != "noreply") return fail(kError);
         out.noreply = true;
       }
-      if (!key_ok(tok.t[1])) return fail(kKeyTooLong);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return fail(e);
       if (!parse_number(tok.t[2], out.delta)) return fail(kBadDelta);
       out.keys.push_back(tok.t[1]);
       return ok();
@@ -271,7 +297,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[3] != "noreply") return fail(kError);
         out.noreply = true;
       }
-      if (!key_ok(tok.t[1])) return fail(kKeyTooLong);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return fail(e);
       if (!parse_number(tok.t[2], out.exptime)) return fail(kBadExptime);
       out.keys.push_back(tok.t[1]);
       return ok();
@@ -305,8 +331,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[2] != "noreply") return fail(kError);
         out.noreply = true;
       }
-      uint32_t level;
-      if (!parse_number(tok.t[1], level)) return fail(kBadFormat);
+      if (!parse_number(tok.t[1], out.verbosity)) return fail(kBadFormat);
       return ok();
     }
     case Command::kMetaNoop:
@@ -323,13 +348,22 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (n < 3 || !parse_number(tok.t[2], bytes) || bytes < 0) return fail(kBadFormat);
         first_flag = 3;
       }
+      if (auto e = key_error(tok.t[1]); !e.empty()) return data_error(input, line_size, bytes, e);
+      if (tok.overflow || n > kMaxMetaTokens)
+        return data_error(input, line_size, bytes, kFlagsTooLong);
+      // me reads one optional token, exactly "b" (process_meta_command); nothing else is sent.
+      if (cmd == Command::kMetaDebug && (n > 3 || (n == 3 && tok.t[2] != "b")))
+        return fail(kInvalidFlag);
+      bool seen[128] = {};
       for (size_t i = first_flag; i < n; ++i) {
-        // Meta flags are one letter, optionally followed by a token (protocol.txt "Meta").
-        unsigned char c = static_cast<unsigned char>(tok.t[i][0]);
-        if (!std::isalpha(c)) return data_error(input, line_size, bytes, kBadFormat);
-        if (tok.t[i] == "q") out.quiet = true;
+        MetaFlagCheck flag = check_meta_flag(cmd, tok.t[i], seen);
+        if (!flag.error.empty()) return data_error(input, line_size, bytes, flag.error);
+        if (flag.quiet) {
+          out.quiet = true;
+        } else {
+          out.meta_flags.push_back(tok.t[i]);
+        }
       }
-      if (!key_ok(tok.t[1])) return data_error(input, line_size, bytes, kKeyTooLong);
       out.keys.push_back(tok.t[1]);
       if (cmd == Command::kMetaSet) return with_data(bytes);
       return ok();
@@ -343,7 +377,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[6] != "noreply") return data_error(input, line_size, bytes, kBadFormat);
         out.noreply = true;
       }
-      if (!key_ok(tok.t[1])) return data_error(input, line_size, bytes, kKeyTooLong);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return data_error(input, line_size, bytes, e);
       if (!parse_number(tok.t[2], out.lease_token) || !parse_number(tok.t[3], out.flags) ||
           !parse_number(tok.t[4], out.exptime))
         return data_error(input, line_size, bytes, kBadFormat);

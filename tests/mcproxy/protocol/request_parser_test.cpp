@@ -23,6 +23,13 @@ std::string describe(const Request& r) {
   if (r.command == Command::kTouch || r.command == Command::kGat || r.command == Command::kGats)
     s += " e=" + std::to_string(r.exptime);
   if (r.command == Command::kLeaseSet) s += " token=" + std::to_string(r.lease_token);
+  if (!r.meta_flags.empty()) {
+    s += " [";
+    for (size_t i = 0; i < r.meta_flags.size(); ++i)
+      s += (i == 0 ? "" : " ") + std::string(r.meta_flags[i]);
+    s += "]";
+  }
+  if (r.command == Command::kVerbosity) s += " level=" + std::to_string(r.verbosity);
   if (r.noreply) s += " noreply";
   if (r.quiet) s += " quiet";
   return s;
@@ -73,6 +80,7 @@ void expect_everywhere(const std::string& input, const std::vector<std::string>&
 }
 
 using V = std::vector<std::string>;
+using namespace std::string_literals;
 
 TEST(RequestParser, Get_SingleAndMultiKey_AtEverySplit) {
   expect_everywhere("get a\r\n", V{"get a"});
@@ -129,19 +137,20 @@ TEST(RequestParser, ServerCommands_Parse) {
   expect_everywhere("quit\r\n", V{"quit"});
   expect_everywhere("flush_all\r\n", V{"flush_all"});
   expect_everywhere("flush_all 10 noreply\r\n", V{"flush_all noreply"});
-  expect_everywhere("verbosity 1\r\n", V{"verbosity"});
+  expect_everywhere("verbosity 1\r\n", V{"verbosity level=1"});
   expect_everywhere("shutdown\r\n", V{"admin"});
   expect_everywhere("lru_crawler metadump all\r\n", V{"admin"});
 }
 
 TEST(RequestParser, MetaCommands_KeepKeyFlagsAndDataBlock) {
-  expect_everywhere("mg k v f t\r\n", V{"mg k"});
-  expect_everywhere("mg k v q\r\n", V{"mg k quiet"});
-  expect_everywhere("ms k 3 T10 F5\r\nabc\r\n", V{"ms k f=0 e=0 d=abc"});
-  expect_everywhere("md k I T30 q\r\n", V{"md k quiet"});
-  expect_everywhere("ma k N0 J13\r\n", V{"ma k"});
+  expect_everywhere("mg k v f t\r\n", V{"mg k [v f t]"});
+  expect_everywhere("mg k v q\r\n", V{"mg k [v] quiet"});
+  expect_everywhere("ms k 3 T10 F5\r\nabc\r\n", V{"ms k f=0 e=0 d=abc [T10 F5]"});
+  expect_everywhere("md k I T30 q\r\n", V{"md k [I T30] quiet"});
+  expect_everywhere("ma k N0 J13\r\n", V{"ma k [N0 J13]"});
   expect_everywhere("mn\r\n", V{"mn"});
   expect_everywhere("me k\r\n", V{"me k"});
+  expect_everywhere("me k b\r\n", V{"me k [b]"});
 }
 
 TEST(RequestParser, LeaseCommands_ParseMcrouterAsciiForm) {
@@ -247,7 +256,7 @@ TEST(RequestParser, GarbageWithoutNewline_ClosesTheConnection) {
 }
 
 TEST(RequestParser, BinaryGarbageLines_AreErrorsThenParsingGoesOn) {
-  expect_everywhere(std::string("\x01\x80\x00\x05\r\nget a\r\n", 13), V{"ERROR\r\n", "get a"});
+  expect_everywhere("\x01\x80\x00\x05\r\nget a\r\n"s, V{"ERROR\r\n", "get a"});
 }
 
 TEST(RequestParser, BinaryProtocolRequest_IsRefusedAndClosed) {
@@ -261,8 +270,85 @@ TEST(RequestParser, BinaryProtocolRequest_IsRefusedAndClosed) {
 }
 
 TEST(RequestParser, MetaFlagThatIsNotALetter_IsClientError) {
-  expect_everywhere("mg k 1\r\n", V{"CLIENT_ERROR bad command line format\r\n"});
-  expect_everywhere("ms k 1 %\r\nx\r\nmn\r\n", V{"CLIENT_ERROR bad command line format\r\n", "mn"});
+  expect_everywhere("mg k 1\r\n", V{"CLIENT_ERROR invalid flag\r\n"});
+  expect_everywhere("ms k 1 %\r\nx\r\nmn\r\n", V{"CLIENT_ERROR invalid flag\r\n", "mn"});
+}
+
+// protocol.txt "Keys": no control characters or whitespace. memcached itself only splits on
+// spaces and would store "a\tb"; mcproxy refuses it, and the connection goes on.
+TEST(RequestParser, KeyWithControlByte_IsClientError_AndTheConnectionGoesOn) {
+  const std::string kBadKey = "CLIENT_ERROR key has a control character\r\n";
+  for (std::string key : {std::string("a\tb"), std::string("a\x01"), std::string("\x7f"),
+                          std::string("a\rb"), "a\0b"s, std::string("\x1b[1m")}) {
+    expect_everywhere("get " + key + "\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("get ok " + key + "\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("set " + key + " 0 0 1\r\nx\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("delete " + key + "\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("incr " + key + " 1\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("touch " + key + " 1\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("mg " + key + " v\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("ms " + key + " 1\r\nx\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("lease-get " + key + "\r\nmn\r\n", V{kBadKey, "mn"});
+    expect_everywhere("lease-set " + key + " 5 0 0 1\r\nx\r\nmn\r\n", V{kBadKey, "mn"});
+  }
+  // Bytes above 0x7f are not control bytes: UTF-8 keys pass.
+  expect_everywhere("get caf\xc3\xa9\r\n", V{"get caf\xc3\xa9"});
+}
+
+// memcached cuts a line at its NUL: "set a" is an ERROR there and the 11 bytes meant as data run
+// as flush_all. mcproxy refuses the line and its data block goes with it.
+TEST(RequestParser, NulInALine_IsRefused_AndItsDataNeverBecomesACommand) {
+  const std::string smuggle = "set a\0 0 0 11\r\nflush_all\r\n\r\nmn\r\n"s;
+  expect_everywhere(smuggle, V{"CLIENT_ERROR key has a control character\r\n", "mn"});
+  // Where no key or number holds it, the NUL still refuses the line.
+  expect_everywhere("stats x\0y\r\nmn\r\n"s,
+                    V{"CLIENT_ERROR NUL byte in command line\r\n", "mn"});
+  expect_everywhere("set k 0 0 1 noreply\0\r\nx\r\nmn\r\n"s,
+                    V{"CLIENT_ERROR bad command line format\r\n", "mn"});
+  expect_everywhere("mg k v O\0x\r\nmn\r\n"s,
+                    V{"CLIENT_ERROR invalid flag\r\n", "mn"});
+}
+
+// memcached's preparse reads only a flag token's first byte: "q1" and "qq" are quiet there.
+TEST(RequestParser, AnyFlagStartingWithQ_IsQuiet_AndIsNotForwarded) {
+  expect_everywhere("mg nokey q1 v\r\n", V{"mg nokey [v] quiet"});
+  expect_everywhere("mg nokey qq v\r\n", V{"mg nokey [v] quiet"});
+  expect_everywhere("ms k 1 quiet\r\nx\r\n", V{"ms k f=0 e=0 d=x quiet"});
+  expect_everywhere("md k qxyz\r\n", V{"md k quiet"});
+  expect_everywhere("ma k q D3\r\n", V{"ma k [D3] quiet"});
+}
+
+TEST(RequestParser, DuplicateMetaFlag_IsRefusedAsMemcachedDoes) {
+  expect_everywhere("mg k q qq\r\n", V{"CLIENT_ERROR duplicate flag\r\n"});
+  expect_everywhere("mg k v v\r\n", V{"CLIENT_ERROR duplicate flag\r\n"});
+  expect_everywhere("ms k 1 T1 T2\r\nx\r\nmn\r\n", V{"CLIENT_ERROR duplicate flag\r\n", "mn"});
+  expect_everywhere("md k q q\r\n", V{"CLIENT_ERROR invalid or duplicate flag\r\n"});
+  expect_everywhere("mg k \xff\r\n", V{"CLIENT_ERROR duplicate flag\r\n"});
+}
+
+// Flags memcached 1.6.18 knows but does not document for the command, or does not know at all,
+// are refused: mcproxy forwards nothing it cannot count the replies of.
+TEST(RequestParser, MetaFlagNotAcceptedForTheCommand_IsRefused) {
+  for (std::string f : {"P", "L", "E1", "x", "S3", "Z", "W"})
+    expect_everywhere("mg k " + f + "\r\nmn\r\n", V{"CLIENT_ERROR invalid flag\r\n", "mn"});
+  expect_everywhere("ms k 1 v\r\nx\r\nmn\r\n", V{"CLIENT_ERROR invalid flag\r\n", "mn"});
+  expect_everywhere("md k v\r\n", V{"CLIENT_ERROR invalid or duplicate flag\r\n"});
+  expect_everywhere("ma k f\r\n", V{"CLIENT_ERROR invalid or duplicate flag\r\n"});
+  expect_everywhere("me k v\r\n", V{"CLIENT_ERROR invalid flag\r\n"});
+  // Every flag protocol.txt lists for each command passes.
+  expect_everywhere("mg k b c f h k l Oab q s t u v N30 R5 T9\r\n",
+                    V{"mg k [b c f h k l Oab s t u v N30 R5 T9] quiet"});
+  expect_everywhere("ms k 1 b c C5 F1 I k O1 q T0 MS\r\nx\r\n",
+                    V{"ms k f=0 e=0 d=x [b c C5 F1 I k O1 T0 MS] quiet"});
+  expect_everywhere("md k b C1 I k O q T3\r\n", V{"md k [b C1 I k O T3] quiet"});
+  expect_everywhere("ma k b C1 N0 J1 D2 T3 MI q t c v O k\r\n",
+                    V{"ma k [b C1 N0 J1 D2 T3 MI t c v O k] quiet"});
+}
+
+TEST(RequestParser, TooManyMetaFlags_IsRefusedAsMemcachedDoes) {
+  std::string line = "mg k";
+  for (char c : std::string("bcfhklOstuvNRTbcfh")) line += std::string(" ") + c;  // 20 tokens
+  expect_everywhere(line + "\r\nmn\r\n", V{"CLIENT_ERROR options flags too long\r\n", "mn"});
 }
 
 TEST(RequestParser, TooManyTokens_IsError) {
