@@ -1,15 +1,16 @@
-// Command lines rebuilt token by token (pool/tokens.h), joined by single spaces.
+// Backend requests rebuilt from the parsed request, token by token, joined by single spaces.
 #include "mcproxy/core/forwarded_line.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include "pool/ascii.h"
-#include "pool/tokens.h"
 
 namespace mccache::core {
 namespace {
 
 using pool::append_number;
+using protocol::Command;
 
 // Appends tokens separated by one space, then "\r\n".
 class LineBuilder {
@@ -21,12 +22,36 @@ class LineBuilder {
     return out_;
   }
   void token(std::string_view t) { next().append(t); }
+  template <typename T>
+  void number(T n) {
+    append_number(next(), n);
+  }
   void end() { out_.append("\r\n"); }
 
  private:
   std::string& out_;
   bool first_ = true;
 };
+
+int64_t capped(int64_t exptime, const std::optional<GutterCap>& cap) {
+  return cap ? gutter_exptime(exptime, cap->ttl_s, cap->now_unix) : exptime;
+}
+
+void append_meta(LineBuilder& b, const protocol::Request& r, const std::optional<GutterCap>& cap) {
+  if (r.command == Command::kMetaSet) b.number(r.data.size());
+  bool has_ttl = false;
+  for (std::string_view flag : r.meta_flags) {
+    // A T or N value that is not a number passes unchanged: memcached answers the client's error.
+    int64_t n = 0;
+    if (cap && (flag[0] == 'T' || flag[0] == 'N') && pool::parse_number(flag.substr(1), n)) {
+      has_ttl = has_ttl || flag[0] == 'T';
+      append_number(b.next().append(1, flag[0]), gutter_exptime(n, cap->ttl_s, cap->now_unix));
+    } else {
+      b.token(flag);
+    }
+  }
+  if (cap && r.command == Command::kMetaSet && !has_ttl) append_number(b.next().append("T"), cap->ttl_s);
+}
 
 }  // namespace
 
@@ -40,49 +65,40 @@ int64_t gutter_exptime(int64_t exptime, uint32_t ttl_s, int64_t now_unix) {
   return std::min(left, cap);
 }
 
-void append_line_without(std::string& out, std::string_view line, std::string_view dropped) {
+void append_forwarded_request(std::string& out, const protocol::Request& r,
+                              std::optional<GutterCap> cap) {
   LineBuilder b(out);
-  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
-    if (i < 2 || tok != dropped) b.token(tok);
-  });
-  b.end();
-}
-
-void append_text_for_gutter(std::string& out, std::string_view line, size_t exptime_index,
-                            bool drop_noreply, uint32_t ttl_s, int64_t now_unix) {
-  LineBuilder b(out);
-  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
-    if (i >= 2 && drop_noreply && tok == "noreply") return;
-    // A token that is not a number passes unchanged: memcached answers the client's error itself.
-    int64_t n = 0;
-    if (i == exptime_index && pool::parse_number(tok, n)) {
-      append_number(b.next(), gutter_exptime(n, ttl_s, now_unix));
-    } else {
-      b.token(tok);
-    }
-  });
-  b.end();
-}
-
-void append_meta_for_gutter(std::string& out, std::string_view line, bool is_ms, bool drop_quiet,
-                            uint32_t ttl_s, int64_t now_unix) {
-  LineBuilder b(out);
-  const size_t first_flag = is_ms ? 3 : 2;
-  bool has_ttl = false;
-  pool::for_each_token(line, [&](size_t i, std::string_view tok) {
-    if (i >= first_flag) {
-      if (drop_quiet && tok == "q") return;
-      int64_t n = 0;
-      if ((tok[0] == 'T' || tok[0] == 'N') && pool::parse_number(tok.substr(1), n)) {
-        has_ttl = has_ttl || tok[0] == 'T';
-        append_number(b.next().append(1, tok[0]), gutter_exptime(n, ttl_s, now_unix));
-        return;
+  b.token(protocol::command_name(r.command));
+  switch (r.command) {
+    case Command::kFlushAll:
+      if (r.exptime != 0) b.number(r.exptime);
+      break;
+    case Command::kVerbosity:
+      b.number(r.verbosity);
+      break;
+    case Command::kIncr:
+    case Command::kDecr:
+      b.token(r.key());
+      b.number(r.delta);
+      break;
+    case Command::kTouch:
+      b.token(r.key());
+      b.number(capped(r.exptime, cap));
+      break;
+    default:
+      b.token(r.key());
+      if (protocol::is_meta(r.command)) {
+        append_meta(b, r, cap);
+      } else {  // storage: <key> <flags> <exptime> <bytes> [<cas unique>]
+        b.number(r.flags);
+        b.number(capped(r.exptime, cap));
+        b.number(r.data.size());
+        if (r.command == Command::kCas) b.number(r.cas_unique);
       }
-    }
-    b.token(tok);
-  });
-  if (is_ms && !has_ttl) append_number(b.next().append("T"), ttl_s);
+      break;
+  }
   b.end();
+  if (protocol::has_data_block(r.command)) out.append(r.data).append("\r\n");
 }
 
 }  // namespace mccache::core

@@ -1,15 +1,19 @@
-// How a client's command line is forwarded when it passes through (storage, incr/decr, touch,
-// meta commands): as the client wrote it, minus the noreply/q the proxy applies itself so every
-// backend request has exactly one reply; and, to the gutter pool in place of a down server, with
-// its expiry capped: nothing stored there may outlive the gutter's ttl_s, so a value that missed
-// an invalidation while its server was down is stale for at most that long. Pure: the caller
-// passes the time.
+// What mcproxy sends a backend for a request it passes through (storage, incr/decr, touch, meta
+// commands, flush_all, verbosity): a request rebuilt from the parsed form, never the client's
+// bytes, so memcached reads exactly the command mcproxy parsed (docs/security.md "What a client
+// can make mcproxy send"). It never carries noreply or q: the proxy applies those itself, so
+// every backend request has exactly one reply. To the gutter pool, in place of a down server, its
+// expiry is capped: nothing stored there may outlive the gutter's ttl_s, so a value that missed an
+// invalidation while its server was down is stale for at most that long. Pure: the caller passes
+// the time.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
-#include <string_view>
+
+#include "mcproxy/protocol/request.h"
 
 namespace mccache::core {
 
@@ -21,19 +25,18 @@ inline constexpr int64_t kMaxRelativeExptime = 60 * 60 * 24 * 30;
 // capped; a negative or past expiry (already expired) is kept as it is.
 int64_t gutter_exptime(int64_t exptime, uint32_t ttl_s, int64_t now_unix);
 
-// `line` plus "\r\n", without any token equal to `dropped` after the command and the key (a key
-// spelled "noreply" or "q" is still the key).
-void append_line_without(std::string& out, std::string_view line, std::string_view dropped);
+// How a request's expiry is capped on its way to the gutter.
+struct GutterCap {
+  uint32_t ttl_s = 0;
+  int64_t now_unix = 0;
+};
 
-// A text command line with its exptime token (at `exptime_index`, counted from the command name)
-// replaced by gutter_exptime(); a trailing "noreply" is dropped when `drop_noreply`.
-void append_text_for_gutter(std::string& out, std::string_view line, size_t exptime_index,
-                            bool drop_noreply, uint32_t ttl_s, int64_t now_unix);
-
-// A meta command line (mg, ms, md, ma) with the values of its T (TTL) and N (vivify TTL) flags
-// capped the same way; an ms without T gets T<ttl_s> (memcached's default would be "never").
-// The q flag is dropped when `drop_quiet`. `is_ms`: the token after the key is the data length.
-void append_meta_for_gutter(std::string& out, std::string_view line, bool is_ms, bool drop_quiet,
-                            uint32_t ttl_s, int64_t now_unix);
+// The backend request for `r`, data block included: tokens joined by single spaces, "\r\n" after
+// the line. Text commands are written from their parsed numbers; meta commands from their key
+// and their accepted flags (Request::meta_flags). With `cap`, the text exptime, or the meta T and
+// N values, are capped (gutter_exptime), and an ms without T gets T<ttl_s> (memcached's default
+// would be "never"). A flush_all without a delay is sent as plain `flush_all`.
+void append_forwarded_request(std::string& out, const protocol::Request& r,
+                              std::optional<GutterCap> cap = std::nullopt);
 
 }  // namespace mccache::core

@@ -1,7 +1,8 @@
 // The planning table and what each kind of planning sends. Text retrievals, delete, lease-get
 // and lease-set travel as the meta commands lease/ chooses, so lease state kept in memcached
-// (stale items, lease placeholders) is honoured; everything else is forwarded as the client wrote
-// it, minus noreply/q, which the proxy applies itself so every backend request answers.
+// (stale items, lease placeholders) is honoured; everything else is rebuilt from its parsed form
+// (forwarded_line.h), without noreply/q, which the proxy applies itself so every backend request
+// answers.
 #include "mcproxy/core/request_plan.h"
 
 #include <array>
@@ -28,7 +29,7 @@ enum class Planning : uint8_t {
   kRetrieval,  // one mg per key (lease/'s), merged in request order with one END
   kLeaseSet,   // the token checked against the epoch, then one ms C<cas>
   kDelete,     // one md (lease/'s delete mapping)
-  kForward,    // the line as written, minus noreply/q, capped for the gutter
+  kForward,    // rebuilt from the parsed request, minus noreply/q, capped for the gutter
 };
 
 struct CommandPlan {
@@ -218,7 +219,10 @@ void Planner::broadcast(const CommandPlan& plan) {
     for (size_t s = 0; s < backends_.servers(gutter); ++s) {
       uint64_t seq = client_.replies().reserve(first ? r_.size : 0);
       first = false;
-      forward(plan, pool::Target{s, gutter}, ReplyKind::kBroadcastPart, seq);
+      // flush_all noreply is still sent as the flush_all that answers: the proxy counts the
+      // replies itself and only keeps the client's reply back.
+      forward(plan, pool::Target{s, gutter},
+              r_.noreply ? ReplyKind::kDiscard : ReplyKind::kBroadcastPart, seq);
     }
   }
   client_.reply_now(0, r_.noreply ? "" : "OK\r\n");
@@ -242,21 +246,12 @@ void Planner::append_forwarded(std::string& out, const CommandPlan& plan, pool::
     lease::append_delete_command(out, r_.key(), leases.delete_mode, leases.stale_ttl_s);
     return;
   }
-  if (to.gutter && plan.gutter_exptime_token != 0) {
-    // Nothing may outlive the gutter's ttl_s there: it may miss invalidations while it stands in.
-    append_text_for_gutter(out, r_.line, plan.gutter_exptime_token, r_.noreply,
-                           settings.gutter_ttl_s, ctx_.now_unix);
-  } else if (to.gutter && plan.gutter_meta_ttl) {
-    append_meta_for_gutter(out, r_.line, r_.command == Command::kMetaSet, r_.quiet,
-                           settings.gutter_ttl_s, ctx_.now_unix);
-  } else if (protocol::is_meta(r_.command) && r_.quiet) {
-    append_line_without(out, r_.line, "q");
-  } else if (!protocol::is_meta(r_.command) && r_.noreply) {
-    append_line_without(out, r_.line, "noreply");
+  // Nothing may outlive the gutter's ttl_s there: it may miss invalidations while it stands in.
+  if (to.gutter && (plan.gutter_exptime_token != 0 || plan.gutter_meta_ttl)) {
+    append_forwarded_request(out, r_, GutterCap{settings.gutter_ttl_s, ctx_.now_unix});
   } else {
-    out.append(r_.line).append("\r\n");
+    append_forwarded_request(out, r_);
   }
-  if (protocol::has_data_block(r_.command)) out.append(r_.data).append("\r\n");
 }
 
 }  // namespace
