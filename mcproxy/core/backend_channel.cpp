@@ -1,10 +1,64 @@
 // A backend channel's connect and failure: the probe that reads the lease epoch goes first; a
-// failure answers everything waiting.
+// failure answers everything waiting. And which replies the head request can be given.
 #include "mcproxy/core/backend_channel.h"
 
 #include "mcproxy/core/reply_translate.h"
 
 namespace mccache::core {
+namespace {
+
+using pool::ReplyStatus;
+
+// What memcached answers the backend request behind an expectation with (besides errors).
+enum class ReplyFamily : uint8_t { kMeta, kText, kStats, kMetaDebug };
+
+ReplyFamily family_of(const Expectation& e) {
+  switch (e.kind) {
+    case ReplyKind::kEpochProbe:
+      return ReplyFamily::kStats;
+    case ReplyKind::kPassThrough:
+    case ReplyKind::kDiscard:
+    case ReplyKind::kBroadcastPart:
+      // Forwarded as the client's own command (forwarded_line.h).
+      if (e.command == protocol::Command::kMetaDebug) return ReplyFamily::kMetaDebug;
+      return protocol::is_meta(e.command) ? ReplyFamily::kMeta : ReplyFamily::kText;
+    case ReplyKind::kGetOnlyKey:
+    case ReplyKind::kGetOneOfMany:
+    case ReplyKind::kLeaseGetOnlyKey:
+    case ReplyKind::kLeaseGetOneOfMany:
+    case ReplyKind::kLeaseSet:
+    case ReplyKind::kLeaseSetNoreply:
+    case ReplyKind::kDelete:
+    case ReplyKind::kGiveBack:
+    case ReplyKind::kQuietMetaGet:
+    case ReplyKind::kQuietMetaOther:
+      return ReplyFamily::kMeta;  // sent as lease/'s mg, ms or md
+  }
+  return ReplyFamily::kMeta;
+}
+
+bool in_family(ReplyFamily f, ReplyStatus s) {
+  switch (f) {
+    case ReplyFamily::kMeta:
+      return s == ReplyStatus::kValue || s == ReplyStatus::kHeader || s == ReplyStatus::kMiss ||
+             s == ReplyStatus::kNotFound || s == ReplyStatus::kNotStored ||
+             s == ReplyStatus::kExists;
+    case ReplyFamily::kText:
+      return s == ReplyStatus::kText;
+    case ReplyFamily::kStats:  // a `stats` with no STAT line is a lone END
+      return s == ReplyStatus::kStats || s == ReplyStatus::kTextValues;
+    case ReplyFamily::kMetaDebug:  // "ME <key> ..." or EN
+      return s == ReplyStatus::kText || s == ReplyStatus::kMiss;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool BackendChannel::awaits(const pool::Reply& reply) const {
+  if (outstanding() == 0) return false;
+  return reply.is_error() || in_family(family_of(pending_[head_].expect), reply.status);
+}
 
 void BackendChannel::connected(TimePoint now) {
   out_.insert(0, "stats\r\n");

@@ -2,6 +2,12 @@
 // and, in the order they were sent, what each request's replies are for (memcached answers in
 // order). The shell (net/backend_connection) is a BackendChannel that also owns the socket: it
 // writes out(), hands every parsed reply to core::deliver() and reports connects and failures.
+//
+// The invariant that keeps clients apart on a shared connection: a reply is only ever given to
+// the request at the head of the FIFO, and only if it is a reply that request can get (awaits()).
+// A reply nobody waits for, or one of the wrong kind, means mcproxy and memcached no longer agree
+// on which reply is whose: the shell closes the connection at once and every waiting request
+// fails with SERVER_ERROR (fail()); so does a connection that closes with requests waiting.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +21,7 @@
 #include "lease/backend_epoch.h"
 #include "mcproxy/core/context.h"
 #include "mcproxy/protocol/request.h"
+#include "pool/reply_parser.h"
 #include "pool/server_pool.h"
 
 namespace mccache::core {
@@ -104,6 +111,10 @@ class BackendChannel {
   }
 
   size_t outstanding() const { return pending_.size() - head_; }
+  // True when `reply` can be the next reply of the request at the head of the FIFO: a request is
+  // waiting, and the reply is an error or of the family its backend request answers with (meta
+  // codes for a meta command, one text line for a text command, STAT lines for the probe).
+  bool awaits(const pool::Reply& reply) const;
   // Under steady pipelined load the FIFO is rarely empty; the shell calls this after each read
   // so the answered front is dropped now and then (the erase moves only what is outstanding).
   void settle() {

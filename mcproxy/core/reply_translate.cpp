@@ -232,7 +232,7 @@ Delivery::Status learn_epoch(const pool::Reply& reply, const Link& link,
 
 Delivery deliver(BackendChannel& channel, const pool::Reply& reply, Context& ctx) {
   Delivery d;
-  if (channel.outstanding() == 0) {
+  if (!channel.awaits(reply)) {
     d.status = Delivery::Status::kUnasked;
     return d;
   }

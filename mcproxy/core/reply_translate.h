@@ -22,7 +22,9 @@ inline constexpr std::string_view kNotStored = "NOT_STORED\r\n";
 struct Delivery {
   enum class Status : uint8_t {
     kDelivered,
-    kUnasked,     // a reply nobody asked for: the connection is out of step and must be reset
+    // A reply nobody asked for, or not one the waiting request can get (BackendChannel::awaits):
+    // the connection is out of step; the shell closes it and fails what waits, at once.
+    kUnasked,
     kNoIdentity,  // the `stats` probe had no pid/time/uptime: lease commands here will fail
   };
   Status status = Status::kDelivered;

@@ -148,7 +148,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
     }
     core::Delivery d = core::deliver(*this, reply, ctx);
     if (d.status == core::Delivery::Status::kUnasked) {
-      fail("reply nobody asked for");
+      fail("reply out of step (nobody asked for it, or not of the kind asked for)");
       return;
     }
     if (d.status == core::Delivery::Status::kNoIdentity)

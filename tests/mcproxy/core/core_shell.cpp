@@ -103,7 +103,14 @@ size_t CoreShell::answer(size_t server, std::string_view bytes, bool gutter) {
     if (step.status == pool::ReplyParser::Status::kNeedMore) break;
     if (step.status == pool::ReplyParser::Status::kError)
       throw std::runtime_error("unparsable reply: " + std::string(input.substr(used)));
-    if (deliver(b.channel, reply, ctx_).status == Delivery::Status::kUnasked) ++unasked;
+    if (deliver(b.channel, reply, ctx_).status == Delivery::Status::kUnasked) {
+      // As net/ does: the connection is out of step, so it is closed and what waits fails.
+      ++unasked;
+      b.in.clear();
+      b.channel.fail("backend out of step", ctx_);
+      drain_flushes();
+      return unasked;
+    }
     used += step.consumed;
   }
   b.in.erase(0, used);

@@ -34,7 +34,8 @@ class CoreShell final : public Backends {
 
   // Backends: what a channel would write now, and the bytes its server answers (any split).
   std::string take_written(size_t server, bool gutter = false);
-  // Parses and delivers every complete reply; returns how many replies nobody asked for.
+  // Parses and delivers every complete reply; a reply nobody asked for (returned: 1) fails the
+  // channel there, as net/ closes the connection, and the rest of `bytes` is dropped with it.
   size_t answer(size_t server, std::string_view bytes, bool gutter = false);
   void connect(size_t server, bool gutter = false);  // the TCP connect of net/
   void fail(size_t server, std::string_view why, bool gutter = false);
