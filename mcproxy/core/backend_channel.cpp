@@ -12,6 +12,13 @@ using pool::ReplyStatus;
 // What memcached answers the backend request behind an expectation with (besides errors).
 enum class ReplyFamily : uint8_t { kMeta, kText, kStats, kMetaDebug };
 
+// The commands mcproxy forwards in their text form; every other request goes as a meta command.
+bool sent_as_text(protocol::Command c) {
+  using protocol::Command;
+  return protocol::is_storage(c) || c == Command::kIncr || c == Command::kDecr ||
+         c == Command::kTouch || c == Command::kFlushAll || c == Command::kVerbosity;
+}
+
 ReplyFamily family_of(const Expectation& e) {
   switch (e.kind) {
     case ReplyKind::kEpochProbe:
@@ -19,9 +26,9 @@ ReplyFamily family_of(const Expectation& e) {
     case ReplyKind::kPassThrough:
     case ReplyKind::kDiscard:
     case ReplyKind::kBroadcastPart:
-      // Forwarded as the client's own command (forwarded_line.h).
+      // The client's own command (forwarded_line.h), or for a noreply delete lease/'s md.
       if (e.command == protocol::Command::kMetaDebug) return ReplyFamily::kMetaDebug;
-      return protocol::is_meta(e.command) ? ReplyFamily::kMeta : ReplyFamily::kText;
+      return sent_as_text(e.command) ? ReplyFamily::kText : ReplyFamily::kMeta;
     case ReplyKind::kGetOnlyKey:
     case ReplyKind::kGetOneOfMany:
     case ReplyKind::kLeaseGetOnlyKey:
