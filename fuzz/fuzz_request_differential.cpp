@@ -52,11 +52,15 @@ Parsed accepted_requests(std::string_view stream, ChunkPlan plan) {
       auto step = parser.next(input, r);
       if (step.status == RequestParser::Status::kRequest)
         out.push_back({base + step.consumed - r.size, r});
+      // A closing error takes whatever has arrived (how much depends on the split): the stream
+      // ends where it starts. A quit ends it after itself.
+      if (step.status == RequestParser::Status::kError && step.close) {
+        parsed.end = base;
+        return parsed;
+      }
       base += step.consumed;
       if (step.status == RequestParser::Status::kNeedMore) break;
-      bool closes = step.status == RequestParser::Status::kError ? step.close
-                                                                 : r.command == Command::kQuit;
-      if (closes) {
+      if (step.status == RequestParser::Status::kRequest && r.command == Command::kQuit) {
         parsed.end = base;
         return parsed;
       }
