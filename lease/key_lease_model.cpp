@@ -95,19 +95,22 @@ void KeyLeaseModel::set(ModelValue value, int64_t exptime_s) {
 bool KeyLeaseModel::remove(DeleteMode mode) {
   expire();
   if (state_ == State::Absent) return false;
+  // A stale copy or a placeholder is absent to a plain delete, as to a plain get, though the
+  // delete still voids its lease.
+  bool was_fresh = state_ == State::Fresh;
   if (mode == DeleteMode::Remove || settings_.stale_ttl_s == 0) {
     state_ = State::Absent;
     value_ = {};
     expires_at_.reset();
     holder_.reset();
-    return true;
+    return was_fresh;
   }
   // Invalidate: the copy (empty for a placeholder) stays as stale for stale_ttl and any lease
   // on it is void; the next lease-get wins a new one.
   state_ = State::Stale;
   holder_.reset();
   expires_at_ = clock_.now() + seconds(settings_.stale_ttl_s);
-  return true;
+  return was_fresh;
 }
 
 void KeyLeaseModel::restart(BackendEpoch new_epoch) {

@@ -44,7 +44,8 @@ class KeyLeaseModel {
   std::optional<ModelValue> get();
   // A plain set through the proxy (it replaces the item, so it voids any lease).
   void set(ModelValue value, int64_t exptime_s = 0);
-  // A delete through the proxy or the invalidator; true if memcached had an item (DELETED).
+  // A delete through the proxy or the invalidator; true if a fresh item was there (DELETED: a
+  // stale copy or a placeholder is no item to a plain command).
   bool remove(DeleteMode mode);
   // memcached restarted: everything is gone and tokens of the old epoch must not validate.
   void restart(BackendEpoch new_epoch);

@@ -1,6 +1,6 @@
-// Plain get/gets and delete through the proxy, made lease-safe: a stale copy or a lease
-// placeholder is never a hit, a plain get never keeps the win a lease-get client needs, and a
-// delete voids outstanding leases.
+// Plain get/gets, delete, touch and cas through the proxy, made lease-safe: a stale copy or a
+// lease placeholder is never a hit and looks absent to every plain command, a plain command never
+// keeps the win a lease-get client needs, and a delete voids outstanding leases.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +34,12 @@ void append_give_back_command(std::string& out, std::string_view key, uint64_t c
 void append_delete_command(std::string& out, std::string_view key, DeleteMode mode,
                            uint32_t stale_ttl_s, bool quiet = false);
 
+// Whether a key is there for a plain command: "mg <key> s c t k", sent just before the command on
+// the same connection. memcached's own delete/touch/cas act on a stale copy or a placeholder as
+// on a live item (delete answers DELETED twice, touch TOUCHED, cas EXISTS); the command's answer
+// is NOT_FOUND instead when the probe found neither a live item nor nothing. One reply.
+void append_presence_probe(std::string& out, std::string_view key);
+
 struct PlainGetOutcome {
   bool hit = false;
   uint32_t client_flags = 0;
@@ -53,6 +59,11 @@ struct PlainGetOutcome {
 // returned it as a hit), Z or W on an empty item (a lease placeholder: a text `get` returns it
 // as an empty hit).
 PlainGetOutcome classify_plain_get(const pool::Reply& reply, const LeaseSettings& settings);
+
+// `reply` answers append_presence_probe. `hit` means a live item is there (a backend error counts
+// as live: the command's own answer is passed on); give_back as for a plain get (a probe of a
+// stale copy takes its win; the delete's own md I gives it back, touch and cas must).
+PlainGetOutcome classify_presence(const pool::Reply& reply, const LeaseSettings& settings);
 
 enum class DeleteResult { Deleted, NotFound, BackendError };
 

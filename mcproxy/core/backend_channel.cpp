@@ -84,6 +84,7 @@ void BackendChannel::fail(std::string_view reason, Context& ctx) {
   pending_.clear();
   head_ = 0;
   replies_seen_ = 0;
+  head_absent_ = false;
   for (const auto& p : waiting) fail_waiting(p, reason, ctx);
 }
 

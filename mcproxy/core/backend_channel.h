@@ -39,7 +39,8 @@ enum class ReplyKind : uint8_t {
   kLeaseGetOneOfMany,  // one key of a multi-key lease-get: its block or nothing
   kLeaseSet,           // ms C<cas>: STORED / NOT_STORED
   kLeaseSetNoreply,    // the same, answer counted and dropped
-  kDelete,             // text delete sent as md [I T<stale>]: DELETED / NOT_FOUND
+  kDelete,             // text delete: presence probe + md [I T<stale>]: DELETED / NOT_FOUND
+  kAbsentIsNotFound,   // touch/cas after a presence probe: NOT_FOUND, or memcached's reply
   kGiveBack,           // md I C<cas> giving back a plain get's win: dropped
   kEpochProbe,         // `stats` on (re)connect: sets the channel's lease epoch
   kQuietMetaGet,       // mg with q stripped: drop EN
@@ -54,6 +55,8 @@ struct Expectation {
   ReplyKind kind = ReplyKind::kPassThrough;
   protocol::Command command = protocol::Command::kGet;  // the client's, for the counters
   uint8_t replies = 1;
+  // The first reply answers lease::append_presence_probe (sent just ahead of the command).
+  bool probed = false;
 };
 
 // One backend request waiting for its replies.
@@ -131,6 +134,8 @@ class BackendChannel {
   // after connecting; none until that reply is in, or after a failure. A connection cannot
   // outlive a memcached restart, so this is never a stale epoch.
   const std::optional<lease::BackendEpoch>& epoch() const { return epoch_; }
+  // The head request's presence probe found no live item (Expectation::probed).
+  bool head_absent() const { return head_absent_; }
 
   // Shell events. Requests are taken while connecting or connected, not in back-off or retiring.
   void set_accepting(bool accepting) { accepting_ = accepting; }
@@ -151,6 +156,7 @@ class BackendChannel {
   std::vector<Pending> pending_;  // FIFO; [head_, end) wait for replies
   size_t head_ = 0;
   uint8_t replies_seen_ = 0;  // of the head request
+  bool head_absent_ = false;  // the head request's presence probe found no live item
   std::optional<lease::BackendEpoch> epoch_;
   bool probe_done_ = false;  // this connection's `stats` reply has been read
   bool accepting_ = false;

@@ -67,19 +67,24 @@ constexpr std::array<Result, 13> kResultOf{
     Result::kServerError};
 static_assert(kResultOf.size() == static_cast<size_t>(ReplyStatus::kServerError) + 1);
 
-// A plain get: the client's text answer (none when `out` is null: the client has gone), and the
-// give-back of a win the mg took, even for a client that has gone: the win would otherwise
-// starve lease-get clients.
+// Gives back a win an mg of ours took on a stale copy or placeholder, even for a client that has
+// gone: the win would otherwise starve lease-get clients.
+void give_back(const lease::PlainGetOutcome& o, const Pending& p, const pool::Reply& reply,
+               BackendChannel& channel, Context& ctx) {
+  std::string_view key = reply.meta.key;
+  if (!o.give_back || key.empty()) return;
+  lease::append_give_back_command(channel.out(), key, o.give_back_cas, o.give_back_ttl_s);
+  channel.expect(Pending{nullptr, 0, {ReplyKind::kGiveBack, Command::kMetaDelete}, p.sent},
+                 *ctx.flushes);
+  bump(ctx.counters->give_backs);
+}
+
+// A plain get: the client's text answer (none when `out` is null: the client has gone).
 Result translate_get(const Pending& p, const pool::Reply& reply, BackendChannel& channel,
                      Context& ctx, std::string* out) {
   auto o = lease::classify_plain_get(reply, ctx.settings->leases_for(channel.link().gutter));
   std::string_view key = reply.meta.key;
-  if (o.give_back && !key.empty()) {
-    lease::append_give_back_command(channel.out(), key, o.give_back_cas, o.give_back_ttl_s);
-    channel.expect(Pending{nullptr, 0, {ReplyKind::kGiveBack, Command::kMetaDelete}, p.sent},
-                   *ctx.flushes);
-    bump(ctx.counters->give_backs);
-  }
+  give_back(o, p, reply, channel, ctx);
   if (out == nullptr) return Result::kOk;
   bool only_key = p.expect.kind == ReplyKind::kGetOnlyKey;
   if (o.backend_error) {
@@ -167,8 +172,12 @@ Result translate_lease_set(const Pending& p, const pool::Reply& reply, Context& 
   return Result::kServerError;
 }
 
-Result translate_delete(const pool::Reply& reply, std::string& out) {
-  switch (lease::classify_delete(reply)) {
+// The md after a presence probe: a stale copy or placeholder was no item to delete, though the
+// md still voided its leases.
+Result translate_delete(const pool::Reply& reply, bool absent, std::string& out) {
+  auto result = lease::classify_delete(reply);
+  if (absent && result == lease::DeleteResult::Deleted) result = lease::DeleteResult::NotFound;
+  switch (result) {
     case lease::DeleteResult::Deleted:
       out.append("DELETED\r\n");
       return Result::kOk;
@@ -203,7 +212,14 @@ Result translate(const Pending& p, const pool::Reply& reply, BackendChannel& cha
     case ReplyKind::kLeaseSetNoreply:
       return translate_lease_set(p, reply, ctx, out);
     case ReplyKind::kDelete:
-      return translate_delete(reply, out);
+      return translate_delete(reply, channel.head_absent(), out);
+    case ReplyKind::kAbsentIsNotFound:
+      if (channel.head_absent() && !reply.is_error()) {
+        out.append("NOT_FOUND\r\n");
+        return Result::kNotFound;
+      }
+      out.append(reply.raw);
+      break;
     case ReplyKind::kQuietMetaGet:
       if (reply.status != ReplyStatus::kMiss) out.append(reply.raw);
       break;
@@ -238,10 +254,19 @@ Delivery deliver(BackendChannel& channel, const pool::Reply& reply, Context& ctx
   }
   // Copied: a give-back may grow the FIFO under the reference.
   const Pending p = channel.pending_[channel.head_];
+  bool probe_reply = p.expect.probed && channel.replies_seen_ == 0;
   if (++channel.replies_seen_ == p.expect.replies) {
     channel.replies_seen_ = 0;
     ++channel.head_;
     d.sent = p.sent;
+  }
+  if (probe_reply) {
+    // Read for the command's reply, which follows; nothing to count or write yet.
+    auto o = lease::classify_presence(reply, ctx.settings->leases_for(channel.link().gutter));
+    channel.head_absent_ = !o.hit;
+    // A delete's own md gives the win back (md I clears it) or drops the item.
+    if (p.expect.command != Command::kDelete) give_back(o, p, reply, channel, ctx);
+    return d;
   }
   if (p.expect.kind == ReplyKind::kEpochProbe) {
     channel.probe_done_ = true;

@@ -28,8 +28,9 @@ enum class Planning : uint8_t {
   kRefused,    // admin commands the proxy never forwards
   kRetrieval,  // one mg per key (lease/'s), merged in request order with one END
   kLeaseSet,   // the token checked against the epoch, then one ms C<cas>
-  kDelete,     // one md (lease/'s delete mapping)
+  kDelete,     // lease/'s presence probe, then one md (lease/'s delete mapping)
   kForward,    // rebuilt from the parsed request, minus noreply/q, capped for the gutter
+  kProbed,     // lease/'s presence probe, then as kForward: NOT_FOUND if only a stale copy is there
 };
 
 struct CommandPlan {
@@ -55,11 +56,11 @@ constexpr std::array<CommandPlan, protocol::kCommandCount> kPlans{{
     {Command::kReplace, Planning::kForward, 3},
     {Command::kAppend, Planning::kForward},  // keeps the item's own expiry
     {Command::kPrepend, Planning::kForward},
-    {Command::kCas, Planning::kForward, 3},
+    {Command::kCas, Planning::kProbed, 3},
     {Command::kDelete, Planning::kDelete},
     {Command::kIncr, Planning::kForward},
     {Command::kDecr, Planning::kForward},
-    {Command::kTouch, Planning::kForward, 2},  // touch <key> <exptime>
+    {Command::kTouch, Planning::kProbed, 2},  // touch <key> <exptime>
     {Command::kVersion, Planning::kLocal, 0, false, kVersionReply},
     {Command::kStats, Planning::kStats},
     {Command::kQuit, Planning::kQuit},
@@ -127,8 +128,9 @@ class Planner {
     return to.gutter ? gutter_exptime(exptime, ctx_.settings->gutter_ttl_s, ctx_.now_unix)
                      : exptime;
   }
-  void expect(BackendChannel& channel, ReplyKind kind, uint64_t seq) {
-    channel.expect(Pending{&client_, seq, {kind, r_.command}, ctx_.now}, *ctx_.flushes);
+  void expect(BackendChannel& channel, ReplyKind kind, uint64_t seq, bool probed = false) {
+    Expectation e{kind, r_.command, static_cast<uint8_t>(probed ? 2 : 1), probed};
+    channel.expect(Pending{&client_, seq, e, ctx_.now}, *ctx_.flushes);
   }
 
   Session& client_;
@@ -205,6 +207,8 @@ void Planner::keyed(const CommandPlan& plan) {
   ReplyKind kind = ReplyKind::kPassThrough;
   if (plan.planning == Planning::kDelete) {
     kind = ReplyKind::kDelete;
+  } else if (plan.planning == Planning::kProbed) {
+    kind = ReplyKind::kAbsentIsNotFound;
   } else if (protocol::is_meta(r_.command) && r_.quiet) {
     kind = r_.command == Command::kMetaGet ? ReplyKind::kQuietMetaGet : ReplyKind::kQuietMetaOther;
   }
@@ -234,8 +238,11 @@ void Planner::forward(const CommandPlan& plan, pool::Target to, ReplyKind kind, 
     unavailable(to, seq, kind != ReplyKind::kDiscard, false);
     return;
   }
+  // memcached's delete/touch/cas act on a stale copy as on an item: the probe tells them apart.
+  bool probed = plan.planning == Planning::kDelete || plan.planning == Planning::kProbed;
+  if (probed) lease::append_presence_probe(channel->out(), r_.key());
   append_forwarded(channel->out(), plan, to);
-  expect(*channel, kind, seq);
+  expect(*channel, kind, seq, probed);
 }
 
 void Planner::append_forwarded(std::string& out, const CommandPlan& plan, pool::Target to) const {
@@ -283,6 +290,7 @@ Action plan(Session& client, const Request& r, Backends& backends, Context& ctx)
       break;
     case Planning::kDelete:
     case Planning::kForward:
+    case Planning::kProbed:
       planner.keyed(plan);
       break;
   }

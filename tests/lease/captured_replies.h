@@ -27,6 +27,13 @@ inline constexpr std::string_view kNotFound = "NF\r\n";
 inline constexpr std::string_view kStored = "HD\r\n";
 // md k1 q of a missing key still answers NF (only HD is suppressed by q).
 inline constexpr std::string_view kQuietDeleteMissing = "NF\r\n";
+// The presence probe "mg <k> s c t k": a live item; a stale copy (md k4 I T30), first and later
+// probes; a miss; a placeholder (after mg k6 v f c t N10).
+inline constexpr std::string_view kProbeLive = "HD s5 c1 t-1 kk4\r\n";
+inline constexpr std::string_view kProbeStaleWin = "HD s5 c2 t30 kk4 X W\r\n";
+inline constexpr std::string_view kProbeStaleHeld = "HD s5 c2 t30 kk4 Z X\r\n";
+inline constexpr std::string_view kProbeMiss = "EN kk5\r\n";
+inline constexpr std::string_view kProbePlaceholder = "HD s0 c3 t10 kk6 Z\r\n";
 // The first lines of `stats`.
 inline constexpr std::string_view kStats =
     "STAT pid 7895\r\nSTAT uptime 5\r\nSTAT time 1795434159\r\nSTAT version 1.6.18\r\n"

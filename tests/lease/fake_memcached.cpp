@@ -115,6 +115,9 @@ std::string FakeMemcached::meta_get(std::string_view args) {
       case 'v':
         want_value = true;
         break;
+      case 's':
+        flags += " s" + std::to_string(item->value.size());
+        break;
       case 'f':
         flags += " f" + std::to_string(item->flags);
         break;

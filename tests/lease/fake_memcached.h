@@ -1,5 +1,5 @@
 // A tiny in-test simulation of memcached 1.6.18's meta commands, limited to what the proxy sends
-// for lease-aware commands (mg v f c t N T k q, ms C F T q, md I T C q, mn, stats, and a text
+// for lease-aware commands (mg v s f c t N T k q, ms C F T q, md I T C q, mn, stats, and a text
 // `set`) and to the behaviour measured on this machine's memcached
 // (see testdata/capture_meta_replies.py):
 //  * mg N<ttl> on a miss creates an empty placeholder and answers W; later mg see Z;

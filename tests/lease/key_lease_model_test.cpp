@@ -35,14 +35,14 @@ TEST_F(LeaseKeyModel, FirstMiss_GetsALease_AndOthersHotMissUntilItIsSet) {
 
 TEST_F(LeaseKeyModel, LeaseSet_IsRefused_AfterDeleteVoidsToken) {
   uint64_t token = model.lease_get().token;
-  EXPECT_TRUE(model.remove(DeleteMode::Remove));
+  EXPECT_FALSE(model.remove(DeleteMode::Remove));  // a placeholder is no item: NOT_FOUND
   EXPECT_EQ(model.lease_set(token, {"old"}), LeaseSetResult::NotStored);
   EXPECT_FALSE(model.get());
 }
 
 TEST_F(LeaseKeyModel, LeaseSet_IsRefused_AfterInvalidateVoidsToken) {
   uint64_t token = model.lease_get().token;
-  EXPECT_TRUE(model.remove(DeleteMode::Invalidate));
+  EXPECT_FALSE(model.remove(DeleteMode::Invalidate));
   EXPECT_EQ(model.lease_set(token, {"old"}), LeaseSetResult::NotStored);
   EXPECT_EQ(model.lease_get().kind, LeaseGetKind::LeaseGranted);  // a new lease for the refill
 }
@@ -117,6 +117,14 @@ TEST_F(LeaseKeyModel, Delete_ReportsWhetherThereWasAnItem) {
   EXPECT_FALSE(model.remove(DeleteMode::Remove));
   model.set({"v"});
   EXPECT_TRUE(model.remove(DeleteMode::Remove));
+}
+
+// memcached answers a second delete NOT_FOUND; the stale copy the first one left is no item.
+TEST_F(LeaseKeyModel, SecondDelete_OfAnInvalidatedKey_FindsNothing_AsInMemcached) {
+  model.set({"v"});
+  EXPECT_TRUE(model.remove(DeleteMode::Invalidate));
+  EXPECT_FALSE(model.remove(DeleteMode::Invalidate));
+  EXPECT_FALSE(model.remove(DeleteMode::Remove));
 }
 
 TEST(LeaseKeyModelStaleTtlZero, Invalidate_ServesNoStaleCopy) {

@@ -1,4 +1,5 @@
-// Plain get/delete through the proxy: stale copies and placeholders are misses, wins go back.
+// Plain get/delete/touch/cas through the proxy: stale copies and placeholders are misses (or
+// absent), wins go back.
 #include "lease/plain_ops.h"
 
 #include <gtest/gtest.h>
@@ -67,6 +68,36 @@ TEST(LeaseDelete, HDIsDeleted_NFIsNotFound) {
   EXPECT_EQ(classify_delete(parse_full_reply(captured::kStored)), DeleteResult::Deleted);
   EXPECT_EQ(classify_delete(parse_full_reply(captured::kNotFound)), DeleteResult::NotFound);
   EXPECT_EQ(classify_delete(parse_full_reply("ERROR\r\n")), DeleteResult::BackendError);
+}
+
+TEST(LeasePresenceProbe, IsOneMetaGetWithoutTheValue) {
+  std::string cmd;
+  append_presence_probe(cmd, "k4");
+  EXPECT_EQ(cmd, "mg k4 s c t k\r\n");
+}
+
+TEST(LeasePresenceProbe, OnlyALiveItemIsThere) {
+  EXPECT_TRUE(classify_presence(parse_full_reply(captured::kProbeLive), kSettings).hit);
+  EXPECT_FALSE(classify_presence(parse_full_reply(captured::kProbeMiss), kSettings).hit);
+  EXPECT_FALSE(classify_presence(parse_full_reply(captured::kProbeStaleHeld), kSettings).hit);
+  EXPECT_FALSE(classify_presence(parse_full_reply(captured::kProbePlaceholder), kSettings).hit);
+  // A non-empty item whose win someone holds is not a placeholder (only a size of 0 is).
+  EXPECT_TRUE(classify_presence(parse_full_reply("HD s3 c3 t10 kk6 Z\r\n"), kSettings).hit);
+}
+
+TEST(LeasePresenceProbe, TakingAStaleWin_GivesItBackKeepingTheRemainingTtl) {
+  PlainGetOutcome o = classify_presence(parse_full_reply(captured::kProbeStaleWin), kSettings);
+  EXPECT_FALSE(o.hit);
+  ASSERT_TRUE(o.give_back);
+  EXPECT_EQ(o.give_back_cas, 2u);
+  EXPECT_EQ(o.give_back_ttl_s, 30u);
+  EXPECT_FALSE(classify_presence(parse_full_reply(captured::kProbeStaleHeld), kSettings).give_back);
+}
+
+TEST(LeasePresenceProbe, BackendError_CountsAsLive_SoTheCommandsOwnAnswerIsPassedOn) {
+  PlainGetOutcome o = classify_presence(parse_full_reply("SERVER_ERROR busy\r\n"), kSettings);
+  EXPECT_TRUE(o.hit);
+  EXPECT_TRUE(o.backend_error);
 }
 
 TEST(LeaseDeleteMode, ConfigNames_Map) {

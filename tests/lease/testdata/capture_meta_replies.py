@@ -64,4 +64,15 @@ send(b"md k2 I T30\r\n")                            # invalidate an already stal
 send(b"md k2 I T30 C1\r\n")
 send(b"mg k3 v f c t\r\n")                          # plain miss
 send(b"mg k3 c\r\n")
+# The presence probe ahead of a plain delete/touch/cas: live item, stale copy (first probe takes
+# the win, later ones see Z), miss, placeholder; and memcached's own text delete of a stale copy.
+send(b"set k4 7 0 5\r\nhello\r\n")
+send(b"mg k4 s c t k\r\n")
+send(b"md k4 I T30\r\n")
+send(b"mg k4 s c t k\r\n")
+send(b"mg k4 s c t k\r\n")
+send(b"delete k4\r\n")                              # DELETED: text delete sees the stale copy
+send(b"mg k5 s c t k\r\n")
+send(b"mg k6 v f c t N10\r\n")
+send(b"mg k6 s c t k\r\n")
 send(b"stats\r\n")

@@ -101,8 +101,8 @@ TEST(ProxyCore, TwoClientsPipeliningOnOneChannel_EachGetTheirOwnRepliesInOrder) 
   shell.send("delete z\r\n", 0);
   shell.send("incr n 5\r\n", 1);
   EXPECT_EQ(shell.take_written(0),
-            "mg x v f c t k\r\nset y 0 0 1\r\nY\r\nmd z I T5\r\nincr n 5\r\n");
-  shell.answer(0, va("x", "X") + "STORED\r\nHD\r\n6\r\n");
+            "mg x v f c t k\r\nset y 0 0 1\r\nY\r\nmg z s c t k\r\nmd z I T5\r\nincr n 5\r\n");
+  shell.answer(0, va("x", "X") + "STORED\r\nHD s1 c3 t-1 kz\r\nHD\r\n6\r\n");
   EXPECT_EQ(shell.take_output(0), value("x", "X") + "END\r\nDELETED\r\n");
   EXPECT_EQ(shell.take_output(1), "STORED\r\n6\r\n");
 }
@@ -184,10 +184,22 @@ TEST(ProxyCore, KeysOfADownServer_GoToTheGutter_WithTheirExpiryCapped) {
   shell.mark_down(0);
   shell.send("set " + a + " 3 0 1\r\nv\r\ndelete " + a + "\r\ngat 3600 " + a + "\r\n");
   EXPECT_EQ(shell.take_written(0), "");
-  EXPECT_EQ(shell.take_written(0, true),
-            "set " + a + " 3 10 1\r\nv\r\nmd " + a + " I T5\r\nmg " + a + " v f c t T10 k\r\n");
-  shell.answer(0, "STORED\r\nNF\r\nEN\r\n", true);
+  EXPECT_EQ(shell.take_written(0, true), "set " + a + " 3 10 1\r\nv\r\nmg " + a +
+                                             " s c t k\r\nmd " + a + " I T5\r\nmg " + a +
+                                             " v f c t T10 k\r\n");
+  shell.answer(0, "STORED\r\nEN\r\nNF\r\nEN\r\n", true);
   EXPECT_EQ(shell.take_output(), "STORED\r\nNOT_FOUND\r\nEND\r\n");
+}
+
+// A noreply delete still sends its probe and md, and both answers are read and dropped.
+TEST(ProxyCore, NoreplyDelete_ReadsProbeAndMd_AndSaysNothing) {
+  CoreShell shell({{"127.0.0.1", 11211}}, settings());
+  shell.send("delete k noreply\r\ndelete k\r\n");
+  EXPECT_EQ(shell.take_written(0), "mg k s c t k\r\nmd k I T5\r\nmg k s c t k\r\nmd k I T5\r\n");
+  EXPECT_EQ(shell.channel_of(0).outstanding(), 2u);
+  shell.answer(0, "HD s1 c3 t-1 kk\r\nHD\r\nHD s1 c4 t5 kk X W\r\nHD\r\n");
+  EXPECT_EQ(shell.take_output(), "NOT_FOUND\r\n");
+  EXPECT_EQ(shell.channel_of(0).outstanding(), 0u);
 }
 
 TEST(ProxyCore, ClosedClient_StillGivesBackTheWinItsGetTook) {

@@ -113,10 +113,50 @@ TEST_F(Translation, PlainGet_OfAStaleCopyOrPlaceholder_IsAMiss_NotTheTextProtoco
   EXPECT_EQ(exchange("get k1\r\n", "SERVER_ERROR busy\r\n"), "SERVER_ERROR busy\r\n");
 }
 
+// delete, touch and cas are a presence probe and the command: two replies.
 TEST_F(Translation, Delete_HDIsDeleted_NFIsNotFound_ElseServerError) {
-  EXPECT_EQ(exchange("delete k\r\n", captured::kStored), "DELETED\r\n");
-  EXPECT_EQ(exchange("delete k\r\n", captured::kNotFound), "NOT_FOUND\r\n");
-  EXPECT_EQ(exchange("delete k\r\n", "ERROR\r\n"), "SERVER_ERROR unexpected reply to md\r\n");
+  std::string live(captured::kProbeLive);
+  EXPECT_EQ(exchange("delete k4\r\n", live + std::string(captured::kStored)), "DELETED\r\n");
+  EXPECT_EQ(exchange("delete k4\r\n", live + std::string(captured::kNotFound)),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("delete k4\r\n", live + "ERROR\r\n"),
+            "SERVER_ERROR unexpected reply to md\r\n");
+}
+
+// memcached's delete answers DELETED for the stale copy an earlier delete left (md I): through
+// the proxy it is no item, as for get, so a second delete answers NOT_FOUND as memcached does.
+TEST_F(Translation, Delete_OfAStaleCopyOrPlaceholder_IsNotFound_ThoughTheMdStillVoidsLeases) {
+  std::string hd(captured::kStored);
+  EXPECT_EQ(exchange("delete k4\r\n", std::string(captured::kProbeStaleWin) + hd),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("delete k4\r\n", std::string(captured::kProbeStaleHeld) + hd),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("delete k6\r\n", std::string(captured::kProbePlaceholder) + hd),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("delete k5\r\n", std::string(captured::kProbeMiss) + "NF\r\n"),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(shell_.counters().give_backs, 0u);  // the md I itself frees the win
+}
+
+TEST_F(Translation, TouchAndCas_OfAStaleCopy_AreNotFound_AndTheProbesWinGoesBack) {
+  EXPECT_EQ(exchange("touch k4 0\r\n", std::string(captured::kProbeLive) + "TOUCHED\r\n"),
+            "TOUCHED\r\n");
+  shell_.send("touch k4 0\r\n");
+  EXPECT_EQ(shell_.take_written(0), "mg k4 s c t k\r\ntouch k4 0\r\n");
+  shell_.answer(0, std::string(captured::kProbeStaleWin) + "TOUCHED\r\n");
+  EXPECT_EQ(shell_.take_output(), "NOT_FOUND\r\n");
+  EXPECT_EQ(shell_.take_written(0), "md k4 I T30 C2\r\n");
+  shell_.answer(0, "HD\r\n");
+  EXPECT_EQ(shell_.channel_of(0).outstanding(), 0u);
+  EXPECT_EQ(exchange("cas k4 0 0 1 2\r\nx\r\n",
+                     std::string(captured::kProbeStaleHeld) + "EXISTS\r\n"),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("cas k5 0 0 1 2\r\nx\r\n", std::string(captured::kProbeMiss) +
+                                                   "NOT_FOUND\r\n"),
+            "NOT_FOUND\r\n");
+  EXPECT_EQ(exchange("cas k4 0 0 1 1\r\nx\r\n", std::string(captured::kProbeLive) +
+                                                   "STORED\r\n"),
+            "STORED\r\n");
 }
 
 TEST_F(Translation, PassedThroughReplies_AreCountedByWhatTheySay) {
