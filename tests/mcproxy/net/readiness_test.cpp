@@ -1,0 +1,239 @@
+// mcproxy's internal windows never reach a client: a request that arrives while a backend
+// connection is not ready yet (memcached still starting, a reconnect after a restart, the lease
+// epoch not read yet) waits for it, at most connect_timeout_ms, and is served; a server that
+// really is down still answers at once once marked down (or through the gutter), and never later
+// than connect_timeout_ms. Real memcached, the real binary, 200 raw client sockets.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/mcproxy/net/proxy_fixture.h"
+
+namespace mccache::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr int kClients = 200;
+
+// The first command of new client `i`: a lease-get of a fresh key, a set, or a lease-set with a
+// token this memcached never issued (NOT_STORED, decided against the connection's lease epoch).
+enum class First { kLeaseGet, kSet, kLeaseSet };
+First first_of(int i) { return static_cast<First>(i % 3); }
+
+std::string command_for(First kind, const std::string& key) {
+  switch (kind) {
+    case First::kLeaseGet:
+      return "lease-get " + key + "\r\n";
+    case First::kSet:
+      return "set " + key + " 0 0 1\r\nx\r\n";
+    case First::kLeaseSet:
+      return "lease-set " + key + " 12345 0 0 1\r\nx\r\n";
+  }
+  return {};
+}
+
+bool is_error_line(const std::string& r) {
+  return r.starts_with("SERVER_ERROR") || r.starts_with("CLIENT_ERROR") || r.starts_with("ERROR");
+}
+
+// A reply is whole: one line, or for a lease-get its block up to END (or an error line).
+bool whole(First kind, const std::string& r) {
+  if (!r.ends_with("\r\n")) return false;
+  if (kind != First::kLeaseGet || is_error_line(r)) return true;
+  return r.ends_with("END\r\n");
+}
+
+bool served(First kind, const std::string& key, const std::string& r) {
+  switch (kind) {
+    case First::kLeaseGet:
+      return r.starts_with("LVALUE " + key + " ") && r.ends_with("\r\nEND\r\n");
+    case First::kSet:
+      return r == "STORED\r\n";
+    case First::kLeaseSet:
+      return r == "NOT_STORED\r\n";
+  }
+  return false;
+}
+
+int connect_to(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+struct Burst {
+  int served = 0;
+  std::map<std::string, int> others;  // every other reply, with how many clients got it
+  milliseconds slowest{0};            // from a client's send to its whole reply
+};
+
+// Opens kClients new connections (each on its own source port, so SO_REUSEPORT spreads them
+// over every proxy thread), sends each its first command, and reads every reply (bounded).
+Burst first_commands(uint16_t port, const std::string& prefix) {
+  std::vector<int> fds;
+  for (int i = 0; i < kClients; ++i) {
+    int fd = connect_to(port);
+    if (fd < 0) throw std::runtime_error("cannot connect to the proxy");
+    fds.push_back(fd);
+  }
+  std::vector<Clock::time_point> sent(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    std::string cmd = command_for(first_of(i), prefix + std::to_string(i));
+    sent[static_cast<size_t>(i)] = Clock::now();
+    if (::send(fds[static_cast<size_t>(i)], cmd.data(), cmd.size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(cmd.size()))
+      throw std::runtime_error("send failed");
+  }
+  std::vector<std::string> replies(kClients);
+  std::vector<bool> done(kClients, false);
+  Burst b;
+  int left = kClients;
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (left > 0 && Clock::now() < deadline) {
+    std::vector<pollfd> polls;
+    std::vector<size_t> who;
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (done[i]) continue;
+      polls.push_back({fds[i], POLLIN, 0});
+      who.push_back(i);
+    }
+    if (::poll(polls.data(), polls.size(), 100) <= 0) continue;
+    for (size_t p = 0; p < polls.size(); ++p) {
+      if (polls[p].revents == 0) continue;
+      size_t i = who[p];
+      char buf[4096];
+      ssize_t n = ::recv(fds[i], buf, sizeof buf, 0);
+      if (n > 0) replies[i].append(buf, static_cast<size_t>(n));
+      First kind = first_of(static_cast<int>(i));
+      if (n <= 0 || whole(kind, replies[i])) {
+        done[i] = true;
+        --left;
+        auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - sent[i]);
+        b.slowest = std::max(b.slowest, took);
+      }
+    }
+  }
+  for (size_t i = 0; i < fds.size(); ++i) {
+    ::close(fds[i]);
+    First kind = first_of(static_cast<int>(i));
+    if (served(kind, prefix + std::to_string(i), replies[i])) {
+      ++b.served;
+    } else {
+      std::string shown = replies[i].empty() ? "(no reply)" : replies[i];
+      // Key names differ per client: count the replies by their shape.
+      auto key = prefix + std::to_string(i);
+      for (auto pos = shown.find(key); pos != std::string::npos; pos = shown.find(key))
+        shown.replace(pos, key.size(), "<key>");
+      ++b.others[shown];
+    }
+  }
+  return b;
+}
+
+std::string describe(const Burst& b) {
+  std::string s = std::to_string(b.served) + " of " + std::to_string(kClients) + " served";
+  for (const auto& [reply, n] : b.others) s += "; " + std::to_string(n) + "x " + reply;
+  return s;
+}
+
+// Memcached already answering when mcproxy starts: the connect and the epoch probe are the only
+// windows, and the first command of every new client on every thread waits them out.
+TEST(ProxyReadiness, ColdProxy_FirstCommandOfEveryNewClient_IsServed) {
+  MemcachedServer m;
+  ProxyProcess proxy({&m});
+  Burst b = first_commands(proxy.port(), "cold:");
+  EXPECT_EQ(b.served, kClients) << describe(b);
+}
+
+// `devcluster up` starts memcached and mcproxy together: mcproxy's first connect may find
+// nothing listening yet. The server is not down, it is starting; clients must not see it.
+TEST(ProxyReadiness, ColdCluster_MemcachedStartingWithTheProxy_EveryFirstCommandIsServed) {
+  MemcachedServer m;
+  m.kill9();  // keeps its port; nothing listens there until start()
+  ProxyProcess proxy({&m});
+  m.start();
+  Burst b = first_commands(proxy.port(), "cluster:");
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
+}
+
+// A memcached restart (kill, start on the same port) while mcproxy runs: every connection of the
+// server drops and reconnects; new clients arriving meanwhile wait for the new connection and its
+// epoch instead of being told to retry.
+TEST(ProxyReadiness, BackendRestarted_EveryFirstCommandOfNewClients_IsServed) {
+  MemcachedServer m;
+  ProxyProcess proxy({&m});
+  ASSERT_EQ(first_commands(proxy.port(), "before:").served, kClients);
+  m.kill9();
+  m.start();
+  Burst b = first_commands(proxy.port(), "after:");
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
+  // Restarted again, with clients already connected and idle: their next commands too.
+  m.kill9();
+  m.start();
+  Burst again = first_commands(proxy.port(), "again:");
+  EXPECT_EQ(again.served, kClients) << describe(again);
+}
+
+// Nothing listens at the server's address and it never gets marked down (failures_until_down
+// is out of reach): every request errors once connect_timeout_ms is over, never later.
+TEST(ProxyReadiness, NothingListening_ErrorsWithinConnectTimeout_NoHang) {
+  MemcachedServer m;
+  m.kill9();
+  ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 300, "failures_until_down": 1000},)");
+  Burst b = first_commands(proxy.port(), "dead:");
+  EXPECT_EQ(b.served, 0);
+  int errors = 0;
+  for (const auto& [reply, n] : b.others)
+    if (reply.starts_with("SERVER_ERROR backend " + m.endpoint())) errors += n;
+  EXPECT_EQ(errors, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(300 + 250)) << describe(b);
+}
+
+// The same dead server with the default failures_until_down is marked down within a few
+// refused connects, and its keys are then answered at once: "is down", well inside the bound.
+TEST(ProxyReadiness, NothingListening_MarkedDown_AnswersIsDownPromptly) {
+  MemcachedServer m;
+  m.kill9();
+  ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 2000},)");
+  Burst b = first_commands(proxy.port(), "down:");
+  EXPECT_EQ(b.served, 0);
+  int down = 0;
+  for (const auto& [reply, n] : b.others)
+    if (reply == "SERVER_ERROR backend " + m.endpoint() + " is down\r\n") down += n;
+  EXPECT_EQ(down, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(1000)) << describe(b);
+}
+
+// With a gutter, a server with nothing listening is marked down within a few refused connects
+// and its keys go to the gutter: served, not errors, and within the bound.
+TEST(ProxyReadiness, NothingListening_WithGutter_KeysAreServedByTheGutter) {
+  MemcachedServer m, gutter;
+  m.kill9();
+  ProxyProcess proxy({&m}, "",
+                     R"(, "gutter": {"servers": [")" + gutter.endpoint() + R"("], "ttl_s": 10})");
+  Burst b = first_commands(proxy.port(), "gutter:");
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500 + 250)) << describe(b);
+}
+
+}  // namespace
+}  // namespace mccache::testing
