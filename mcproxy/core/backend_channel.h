@@ -121,7 +121,7 @@ class BackendChannel {
   // outlive a memcached restart, so this is never a stale epoch.
   const std::optional<lease::BackendEpoch>& epoch() const { return epoch_; }
 
-  // Shell events. Requests are taken while connecting or connected, not in back-off or retiring.
+  // Shell events. Requests are taken while the shell says so (net/: connected and not retiring).
   void set_accepting(bool accepting) { accepting_ = accepting; }
   // The TCP connect succeeded: the `stats` probe goes ahead of every request queued meanwhile,
   // in the bytes and in the FIFO. Its reply, not the connect, shows that memcached answers.

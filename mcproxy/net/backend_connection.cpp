@@ -28,6 +28,12 @@ BackendConnection::BackendConnection(Worker& worker, ServerLink& link)
       retry_timer_(worker.io()),
       in_(kReadChunk) {}
 
+void BackendConnection::set_state(State s) {
+  state_ = s;
+  set_accepting(state_ == State::kConnected && !retiring_);
+  worker_.backends_changed();
+}
+
 void BackendConnection::connect() {
   if (stopped_) return;
   set_state(State::kConnecting);
@@ -66,6 +72,7 @@ void BackendConnection::on_connect(uint64_t generation, const boost::system::err
   connected(last_read_);
   read();
   flush();
+  worker_.wake_waiting();  // clients waiting for this server may send now
 }
 
 void BackendConnection::flush() {
@@ -137,6 +144,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   bump(worker_.counters().backend_bytes_in, n);
   std::string_view input(in_.data(), in_len_);
   size_t used = 0;
+  bool had_epoch = epoch().has_value();
   pool::Reply reply;
   auto& ctx = worker_.core_context();
   while (used < input.size()) {
@@ -162,6 +170,8 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
     in_len_ -= used;
     worker_.on_backend_success(link_);
   }
+  // The probe's reply is in: lease-sets waiting for the epoch may be checked now.
+  if (!had_epoch && epoch().has_value()) worker_.wake_waiting();
   worker_.flush_soon();
   if (retiring_ && outstanding() == 0) {
     stop();

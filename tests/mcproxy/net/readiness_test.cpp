@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -147,6 +148,12 @@ Burst first_commands(uint16_t port, const std::string& prefix) {
   return b;
 }
 
+// The figure each test reports beside its verdict.
+void report(const char* what, const Burst& b) {
+  std::printf("[ figures  ] %s: %d of %d served, slowest first reply %lld ms\n", what, b.served,
+              kClients, static_cast<long long>(b.slowest.count()));
+}
+
 std::string describe(const Burst& b) {
   std::string s = std::to_string(b.served) + " of " + std::to_string(kClients) + " served";
   for (const auto& [reply, n] : b.others) s += "; " + std::to_string(n) + "x " + reply;
@@ -159,6 +166,7 @@ TEST(ProxyReadiness, ColdProxy_FirstCommandOfEveryNewClient_IsServed) {
   MemcachedServer m;
   ProxyProcess proxy({&m});
   Burst b = first_commands(proxy.port(), "cold:");
+  report("cold", b);
   EXPECT_EQ(b.served, kClients) << describe(b);
 }
 
@@ -170,6 +178,7 @@ TEST(ProxyReadiness, ColdCluster_MemcachedStartingWithTheProxy_EveryFirstCommand
   ProxyProcess proxy({&m});
   m.start();
   Burst b = first_commands(proxy.port(), "cluster:");
+  report("cluster", b);
   EXPECT_EQ(b.served, kClients) << describe(b);
   EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
 }
@@ -184,12 +193,14 @@ TEST(ProxyReadiness, BackendRestarted_EveryFirstCommandOfNewClients_IsServed) {
   m.kill9();
   m.start();
   Burst b = first_commands(proxy.port(), "after:");
+  report("after", b);
   EXPECT_EQ(b.served, kClients) << describe(b);
   EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
   // Restarted again, with clients already connected and idle: their next commands too.
   m.kill9();
   m.start();
   Burst again = first_commands(proxy.port(), "again:");
+  report("again", again);
   EXPECT_EQ(again.served, kClients) << describe(again);
 }
 
@@ -200,6 +211,7 @@ TEST(ProxyReadiness, NothingListening_ErrorsWithinConnectTimeout_NoHang) {
   m.kill9();
   ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 300, "failures_until_down": 1000},)");
   Burst b = first_commands(proxy.port(), "dead:");
+  report("dead", b);
   EXPECT_EQ(b.served, 0);
   int errors = 0;
   for (const auto& [reply, n] : b.others)
@@ -215,6 +227,7 @@ TEST(ProxyReadiness, NothingListening_MarkedDown_AnswersIsDownPromptly) {
   m.kill9();
   ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 2000},)");
   Burst b = first_commands(proxy.port(), "down:");
+  report("down", b);
   EXPECT_EQ(b.served, 0);
   int down = 0;
   for (const auto& [reply, n] : b.others)
@@ -231,6 +244,7 @@ TEST(ProxyReadiness, NothingListening_WithGutter_KeysAreServedByTheGutter) {
   ProxyProcess proxy({&m}, "",
                      R"(, "gutter": {"servers": [")" + gutter.endpoint() + R"("], "ttl_s": 10})");
   Burst b = first_commands(proxy.port(), "gutter:");
+  report("gutter", b);
   EXPECT_EQ(b.served, kClients) << describe(b);
   EXPECT_LT(b.slowest, milliseconds(500 + 250)) << describe(b);
 }
