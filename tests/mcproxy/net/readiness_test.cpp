@@ -13,7 +13,9 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <csignal>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/mcproxy/net/proxy_fixture.h"
@@ -202,6 +204,54 @@ TEST(ProxyReadiness, BackendRestarted_EveryFirstCommandOfNewClients_IsServed) {
   Burst again = first_commands(proxy.port(), "again:");
   report("again", again);
   EXPECT_EQ(again.served, kClients) << describe(again);
+}
+
+// Resumes a stopped memcached after `delay`, from another thread, while the test sends.
+struct ResumeLater {
+  ResumeLater(pid_t pid, milliseconds delay)
+      : t([pid, delay] {
+          std::this_thread::sleep_for(delay);
+          ::kill(pid, SIGCONT);
+        }) {}
+  ~ResumeLater() { t.join(); }
+  std::thread t;
+};
+
+// The epoch window: the connection is up (the kernel accepted it) but memcached has not answered
+// the `stats` probe yet, so the lease epoch is unknown. A lease-set needs it to check its token;
+// it waits for the probe's reply like everything else.
+TEST(ProxyReadiness, EpochNotReadYet_LeaseSetWaitsForTheProbe) {
+  MemcachedServer m;
+  stop_and_wait(m.pid());
+  ProxyProcess proxy({&m});
+  Burst b;
+  {
+    ResumeLater resume(m.pid(), milliseconds(150));
+    b = first_commands(proxy.port(), "epoch:");
+  }
+  report("epoch", b);
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
+}
+
+// A reload that adds a server: its new connections are not ready when the first requests for
+// its keys arrive (here it is slow to answer its probe); they wait for it.
+TEST(ProxyReadiness, ReloadAddsAServer_ItsFirstRequestsWaitForItsConnections) {
+  MemcachedServer m1, m2;
+  stop_and_wait(m2.pid());
+  ProxyProcess proxy({&m1});
+  ASSERT_EQ(first_commands(proxy.port(), "one:").served, kClients);
+  proxy.write_config({&m1, &m2});
+  proxy.reload();
+  ASSERT_TRUE(proxy.wait_for_metric("mcproxy_server_up{server=\"" + m2.endpoint() + "\"}"));
+  Burst b;
+  {
+    ResumeLater resume(m2.pid(), milliseconds(150));
+    b = first_commands(proxy.port(), "two:");
+  }
+  report("reload", b);
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
 }
 
 // Nothing listens at the server's address and it never gets marked down (failures_until_down
