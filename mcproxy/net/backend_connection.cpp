@@ -135,7 +135,11 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
                                 size_t n) {
   if (generation != generation_) return;
   if (ec) {
-    fail(ec == asio::error::eof ? "connection closed by server" : "read failed");
+    // An idle connection the server closes (a restart, its own idle limit) failed nothing: it
+    // is not counted towards "down", or one restart would count once per connection and mark
+    // a healthy server down. Whether the reconnect succeeds is what counts.
+    bool eof = ec == asio::error::eof;
+    fail(eof ? "connection closed by server" : "read failed", eof && outstanding() == 0);
     return;
   }
   worker_.touch_clock();
@@ -181,7 +185,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   read();
 }
 
-void BackendConnection::fail(const char* why) {
+void BackendConnection::fail(const char* why, bool idle_close) {
   if (stopped_) return;
   const auto& name = link_.server->name;
   if (state_ == State::kConnected || outstanding() > 0)
@@ -200,7 +204,7 @@ void BackendConnection::fail(const char* why) {
     stop();
     return;
   }
-  worker_.on_backend_failure(link_);
+  if (!idle_close) worker_.on_backend_failure(link_);
   schedule_reconnect();
 }
 

@@ -62,8 +62,9 @@ class BackendConnection : public core::BackendChannel {
   void read();
   void on_read(uint64_t generation, const boost::system::error_code& ec, size_t n);
   void on_write(uint64_t generation, const boost::system::error_code& ec, size_t n);
-  // Fails every waiting request, drops the socket and retries later (counts towards "down").
-  void fail(const char* why);
+  // Fails every waiting request, drops the socket and retries later; counts towards "down"
+  // unless `idle_close` (see on_read).
+  void fail(const char* why, bool idle_close = false);
   void schedule_reconnect();
 
   Worker& worker_;

@@ -26,11 +26,11 @@ class ProxyProcess {
   // `extra` is spliced into the "mcproxy" section, e.g. R"("admin_commands": true,)";
   // `pool_extra` into the "pool" section, e.g. R"(, "gutter": {...})".
   ProxyProcess(const std::vector<const MemcachedServer*>& servers, const std::string& extra = "",
-               const std::string& pool_extra = "")
+               const std::string& pool_extra = "", int threads = 2)
       : port_(free_tcp_port()), metrics_port_(free_tcp_port()) {
     config_path_ = "/tmp/mcproxy_test_" + std::to_string(::getpid()) + "_" +
                    std::to_string(port_) + ".json";
-    write_config(servers, extra, pool_extra);
+    write_config(servers, extra, pool_extra, threads);
     pid_ = spawn({binary(), "--config", config_path_}, log_path());
     if (!wait_for_port(port_, std::chrono::seconds(5)))
       throw std::runtime_error("mcproxy did not start; see " + log_path());

@@ -206,6 +206,21 @@ TEST(ProxyReadiness, BackendRestarted_EveryFirstCommandOfNewClients_IsServed) {
   EXPECT_EQ(again.served, kClients) << describe(again);
 }
 
+// More proxy threads than failures_until_down (3): a restart closes one connection per thread,
+// and were each close counted as a failure, the restart alone would mark the server down and
+// its keys would be answered `is down` until the next probe.
+TEST(ProxyReadiness, BackendRestarted_FourThreads_IsNotMarkedDown_EveryFirstCommandIsServed) {
+  MemcachedServer m;
+  ProxyProcess proxy({&m}, "", "", 4);
+  ASSERT_EQ(first_commands(proxy.port(), "before:").served, kClients);
+  m.kill9();
+  m.start();
+  Burst b = first_commands(proxy.port(), "after:");
+  report("after, 4 threads", b);
+  EXPECT_EQ(b.served, kClients) << describe(b);
+  EXPECT_LT(b.slowest, milliseconds(500)) << "connect_timeout_ms bounds every wait";
+}
+
 // Resumes a stopped memcached after `delay`, from another thread, while the test sends.
 struct ResumeLater {
   ResumeLater(pid_t pid, milliseconds delay)
