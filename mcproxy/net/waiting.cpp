@@ -33,20 +33,33 @@ bool Worker::ready(pool::Target to, core::Need need) const {
   return false;
 }
 
-bool Worker::every_link_ready() const {
-  if (readiness_known_) return all_ready_;
-  // Needing the epoch is needing the most: a connection that takes that takes anything.
+bool Worker::every_link_ready() {
+  if (readiness_known_) {
+    // Health changes on other threads do not call backends_changed(): look at the few servers
+    // that counted as ready only because they were down.
+    for (const ServerLink* link : ready_while_down_)
+      if (!link->server->health.down()) readiness_known_ = false;
+    if (readiness_known_) return all_ready_;
+  }
+  ready_while_down_.clear();
   all_ready_ = true;
-  for (const auto* links : {&links_, &gutter_links_})
-    for (const auto& link : *links)
+  for (const auto* links : {&links_, &gutter_links_}) {
+    for (const auto& link : *links) {
+      if (link->server->health.down()) {
+        ready_while_down_.push_back(link.get());
+        continue;
+      }
+      // Needing the epoch is needing the most: a connection that takes that takes anything.
       if (!std::any_of(link->conns.begin(), link->conns.end(),
                        [](const auto& c) { return c->takes(core::Need::kEpoch); }))
         all_ready_ = false;
+    }
+  }
   readiness_known_ = true;
   return all_ready_;
 }
 
-bool Worker::must_wait(const Request& r, Clock::time_point since) const {
+bool Worker::must_wait(const Request& r, Clock::time_point since) {
   // The hot path: every connection of this thread is ready, nothing needs to be looked up.
   if (every_link_ready()) return false;
   auto limit = std::chrono::milliseconds(live_->proxy.backend.connect_timeout_ms);

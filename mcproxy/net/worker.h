@@ -85,7 +85,7 @@ class Worker final : public core::Backends {
   // has no connection able to take it yet (connecting, waiting to reconnect, epoch not read)
   // must wait, at most connect_timeout_ms after `since`; then the core answers as for any
   // unavailable server.
-  bool must_wait(const protocol::Request& request, Clock::time_point since) const;
+  bool must_wait(const protocol::Request& request, Clock::time_point since);
   // The client holds such a request (unparsed, reading nothing more) until woken.
   void wait_for_backend(ClientConnection& client);
   // A connection became ready or a server was marked down: every waiting client looks again,
@@ -108,7 +108,7 @@ class Worker final : public core::Backends {
                                         const std::shared_ptr<ServerStats>& stats, bool gutter);
   pool::Target place(std::string_view key) const;  // route() without counting
   bool ready(pool::Target to, core::Need need) const;
-  bool every_link_ready() const;  // cached until backends_changed()
+  bool every_link_ready();  // cached until backends_changed()
   ServerLink& link_of(pool::Target to) const {
     return to.gutter ? *gutter_links_[to.server] : *links_[to.server];
   }
@@ -131,8 +131,9 @@ class Worker final : public core::Backends {
   std::vector<std::shared_ptr<ClientConnection>> writers_;  // see watch_writer()
   std::vector<std::shared_ptr<ClientConnection>> waiting_;  // see wait_for_backend()
   bool wake_posted_ = false;
-  mutable bool readiness_known_ = false;
-  mutable bool all_ready_ = false;
+  bool readiness_known_ = false;
+  bool all_ready_ = false;
+  std::vector<const ServerLink*> ready_while_down_;  // see every_link_ready()
   core::Flushes flushes_;
   core::Context ctx_;
   bool flush_posted_ = false;
