@@ -39,6 +39,13 @@ void ClientConnection::apply_limits() {
 
 void ClientConnection::drain() {
   if (closed()) return;
+  if (waiting_since_) {
+    // What it holds for a backend was read before the drain: it gets its answer now (served,
+    // or the SERVER_ERROR of a server that is not ready), not a silent close.
+    never_wait_ = true;
+    waiting_ = false;
+    process();
+  }
   quitting_ = true;
   // flush() closes the connection once nothing is outstanding and everything is written.
   worker_.want_flush(*this);
@@ -160,7 +167,7 @@ void ClientConnection::process() {
       }
       continue;
     }
-    if (worker_.must_wait(request_, waiting_since_.value_or(worker_.now()))) {
+    if (!never_wait_ && worker_.must_wait(request_, waiting_since_.value_or(worker_.now()))) {
       // Left in in_, parsed again when woken; only what the parser swallowed before it is used.
       if (!waiting_since_) waiting_since_ = worker_.now();
       used += step.consumed - request_.size;

@@ -92,6 +92,7 @@ class ClientConnection : public core::Session,
   // The request at the front of in_ waits for its backend (Worker::wait_for_backend) since then.
   std::optional<Clock::time_point> waiting_since_;
   bool waiting_ = false;  // on the worker's waiting list: neither read nor parse until woken
+  bool never_wait_ = false;  // draining: nothing waits any more
   bool reading_ = false;
   bool writing_ = false;
   bool quitting_ = false;

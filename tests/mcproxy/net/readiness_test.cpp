@@ -268,6 +268,23 @@ TEST(ProxyReadiness, NothingListening_ErrorsWithinConnectTimeout_NoHang) {
   EXPECT_LT(b.slowest, milliseconds(300 + 250)) << describe(b);
 }
 
+// SIGTERM while a request waits for a server that is not ready: the request was read, so it is
+// answered (here: the server's SERVER_ERROR) before the connection closes, at once, not after the
+// long connect_timeout_ms.
+TEST(ProxyReadiness, Sigterm_WhileARequestWaits_ItIsAnsweredBeforeTheClose) {
+  MemcachedServer m;
+  m.kill9();
+  ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 5000, "failures_until_down": 1000},)");
+  LineClient c(proxy.port(), std::chrono::seconds(3));
+  c.send("set held 0 0 1\r\nx\r\n");
+  std::this_thread::sleep_for(milliseconds(200));  // it waits now
+  auto t0 = Clock::now();
+  ::kill(proxy.pid(), SIGTERM);
+  EXPECT_EQ(c.read_until("\r\n"), "SERVER_ERROR backend " + m.endpoint() + " is reconnecting; retry\r\n");
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(Clock::now() - t0, milliseconds(1000));
+}
+
 // The same dead server with the default failures_until_down is marked down within a few
 // refused connects, and its keys are then answered at once: "is down", well inside the bound.
 TEST(ProxyReadiness, NothingListening_MarkedDown_AnswersIsDownPromptly) {
