@@ -137,7 +137,7 @@ class BackendChannel {
   // The head request's presence probe found no live item (Expectation::probed).
   bool head_absent() const { return head_absent_; }
 
-  // Shell events. Requests are taken while connecting or connected, not in back-off or retiring.
+  // Shell events. Requests are taken while the shell says so (net/: connected and not retiring).
   void set_accepting(bool accepting) { accepting_ = accepting; }
   // The TCP connect succeeded: the `stats` probe goes ahead of every request queued meanwhile,
   // in the bytes and in the FIFO. Its reply, not the connect, shows that memcached answers.

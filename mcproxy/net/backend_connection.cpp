@@ -28,6 +28,12 @@ BackendConnection::BackendConnection(Worker& worker, ServerLink& link)
       retry_timer_(worker.io()),
       in_(kReadChunk) {}
 
+void BackendConnection::set_state(State s) {
+  state_ = s;
+  set_accepting(state_ == State::kConnected && !retiring_);
+  worker_.backends_changed();
+}
+
 void BackendConnection::connect() {
   if (stopped_) return;
   set_state(State::kConnecting);
@@ -66,6 +72,7 @@ void BackendConnection::on_connect(uint64_t generation, const boost::system::err
   connected(last_read_);
   read();
   flush();
+  worker_.wake_waiting();  // clients waiting for this server may send now
 }
 
 void BackendConnection::flush() {
@@ -128,7 +135,11 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
                                 size_t n) {
   if (generation != generation_) return;
   if (ec) {
-    fail(ec == asio::error::eof ? "connection closed by server" : "read failed");
+    // An idle connection the server closes (a restart, its own idle limit) failed nothing: it
+    // is not counted towards "down", or one restart would count once per connection and mark
+    // a healthy server down. Whether the reconnect succeeds is what counts.
+    bool eof = ec == asio::error::eof;
+    fail(eof ? "connection closed by server" : "read failed", eof && outstanding() == 0);
     return;
   }
   worker_.touch_clock();
@@ -137,6 +148,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   bump(worker_.counters().backend_bytes_in, n);
   std::string_view input(in_.data(), in_len_);
   size_t used = 0;
+  bool had_epoch = epoch().has_value();
   pool::Reply reply;
   auto& ctx = worker_.core_context();
   while (used < input.size()) {
@@ -162,6 +174,8 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
     in_len_ -= used;
     worker_.on_backend_success(link_);
   }
+  // The probe's reply is in: lease-sets waiting for the epoch may be checked now.
+  if (!had_epoch && epoch().has_value()) worker_.wake_waiting();
   worker_.flush_soon();
   if (retiring_ && outstanding() == 0) {
     stop();
@@ -171,7 +185,7 @@ void BackendConnection::on_read(uint64_t generation, const boost::system::error_
   read();
 }
 
-void BackendConnection::fail(const char* why) {
+void BackendConnection::fail(const char* why, bool idle_close) {
   if (stopped_) return;
   const auto& name = link_.server->name;
   if (state_ == State::kConnected || outstanding() > 0)
@@ -190,7 +204,7 @@ void BackendConnection::fail(const char* why) {
     stop();
     return;
   }
-  worker_.on_backend_failure(link_);
+  if (!idle_close) worker_.on_backend_failure(link_);
   schedule_reconnect();
 }
 

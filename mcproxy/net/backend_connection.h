@@ -55,16 +55,16 @@ class BackendConnection : public core::BackendChannel {
   bool finished(Clock::time_point now) const;
 
  private:
-  void set_state(State s) {
-    state_ = s;
-    set_accepting(state_ != State::kDisconnected && !retiring_);
-  }
+  // Only a connected socket takes requests: while connecting or waiting to reconnect, clients
+  // wait (Worker::must_wait), so a refused connect never fails a request that was not sent.
+  void set_state(State s);
   void on_connect(uint64_t generation, const boost::system::error_code& ec);
   void read();
   void on_read(uint64_t generation, const boost::system::error_code& ec, size_t n);
   void on_write(uint64_t generation, const boost::system::error_code& ec, size_t n);
-  // Fails every waiting request, drops the socket and retries later (counts towards "down").
-  void fail(const char* why);
+  // Fails every waiting request, drops the socket and retries later; counts towards "down"
+  // unless `idle_close` (see on_read).
+  void fail(const char* why, bool idle_close = false);
   void schedule_reconnect();
 
   Worker& worker_;

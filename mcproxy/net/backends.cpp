@@ -33,9 +33,13 @@ void Worker::plan(ClientConnection& client, const Request& r) {
   }
 }
 
-pool::Target Worker::route(std::string_view key) {
-  pool::Target to = live_->placement.route(
+pool::Target Worker::place(std::string_view key) const {
+  return live_->placement.route(
       key, [this](size_t server) { return links_[server]->server->health.down(); });
+}
+
+pool::Target Worker::route(std::string_view key) {
+  pool::Target to = place(key);
   if (to.gutter) core::bump(counters_->gutter_routed);
   return to;
 }
@@ -78,6 +82,7 @@ void Worker::reply_stats(ClientConnection& client, const Request& r) {
 
 void Worker::on_backend_failure(ServerLink& link) {
   if (!link.server->health.record_failure()) return;
+  wake_waiting();  // its keys are answered at once now (or go to the gutter)
   if (link.gutter) {
     spdlog::error(
         "gutter server {} marked down after {} consecutive failures; keys it would "

@@ -39,6 +39,13 @@ void ClientConnection::apply_limits() {
 
 void ClientConnection::drain() {
   if (closed()) return;
+  if (waiting_since_) {
+    // What it holds for a backend was read before the drain: it gets its answer now (served,
+    // or the SERVER_ERROR of a server that is not ready), not a silent close.
+    never_wait_ = true;
+    waiting_ = false;
+    process();
+  }
   quitting_ = true;
   // flush() closes the connection once nothing is outstanding and everything is written.
   worker_.want_flush(*this);
@@ -160,6 +167,15 @@ void ClientConnection::process() {
       }
       continue;
     }
+    if (!never_wait_ && worker_.must_wait(request_, waiting_since_.value_or(worker_.now()))) {
+      // Left in in_, parsed again when woken; only what the parser swallowed before it is used.
+      if (!waiting_since_) waiting_since_ = worker_.now();
+      used += step.consumed - request_.size;
+      waiting_ = true;
+      worker_.wait_for_backend(*this);
+      break;
+    }
+    waiting_since_.reset();
     worker_.plan(*this, request_);
     used += step.consumed;
   }
@@ -169,16 +185,22 @@ void ClientConnection::process() {
   }
 }
 
+void ClientConnection::resume_waiting() {
+  waiting_ = false;
+  if (closed()) return;
+  maybe_resume();
+}
+
 void ClientConnection::maybe_resume() {
-  if (quitting_ || closed()) return;
-  if (parse_paused_) {
+  if (quitting_ || closed() || waiting_) return;
+  if (parse_paused_ || waiting_since_) {
     // Requests already read come first; no readability event will announce them again.
     if (!may_parse(flow_limits_, flow())) return;
     parse_paused_ = false;
     process();
     if (closed()) return;
     worker_.want_flush(*this);
-    if (parse_paused_ || quitting_) return;
+    if (parse_paused_ || waiting_ || quitting_) return;
   }
   if (may_read(flow_limits_, flow())) read();
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,9 @@ class ClientConnection : public core::Session,
   bool cut_off_if_stalled(Clock::time_point now);
 
   bool writing() const { return writing_; }
+  // The request this client holds for a backend that was not ready (Worker::must_wait) may go
+  // now, or has waited long enough: go on parsing and reading.
+  void resume_waiting();
 
   bool watched_writer = false;  // on the worker's list of clients with a write in flight
 
@@ -85,6 +89,10 @@ class ClientConnection : public core::Session,
   ActivityClock activity_;
   Clock::time_point last_write_progress_;  // the client last took reply bytes (or began to owe)
   bool parse_paused_ = false;  // requests read but left unparsed by back-pressure (in in_)
+  // The request at the front of in_ waits for its backend (Worker::wait_for_backend) since then.
+  std::optional<Clock::time_point> waiting_since_;
+  bool waiting_ = false;  // on the worker's waiting list: neither read nor parse until woken
+  bool never_wait_ = false;  // draining: nothing waits any more
   bool reading_ = false;
   bool writing_ = false;
   bool quitting_ = false;

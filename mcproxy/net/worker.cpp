@@ -119,6 +119,7 @@ void Worker::shut_down() {
   for (auto& [ptr, client] : clients_) clients.push_back(client);
   for (auto& c : clients) c->close();
   writers_.clear();
+  waiting_.clear();
   for (auto* links : {&links_, &gutter_links_, &retired_links_}) {
     for (auto& link : *links) {
       for (auto& b : link->conns) b->stop();
@@ -203,6 +204,7 @@ void Worker::apply(std::shared_ptr<const LiveConfig> next) {
       retired_links_.push_back(std::move(link));
     }
     for (auto& [ptr, client] : clients_) client->apply_limits();
+    wake_waiting();  // waiting requests are placed again, over the new pools
   });
 }
 
@@ -298,6 +300,7 @@ void Worker::tick() {
       }
     }
     free_finished_backends();
+    wake_waiting();
     // A client that stopped reading its replies gets no flush that would notice it; only the
     // ones with a write in flight can be stalled, so idle clients cost nothing here.
     std::erase_if(writers_, [this](const std::shared_ptr<ClientConnection>& c) {

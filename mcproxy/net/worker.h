@@ -81,6 +81,19 @@ class Worker final : public core::Backends {
   void on_backend_failure(ServerLink& link);
   void on_backend_success(ServerLink& link);
 
+  // Start-up and reconnect windows (waiting.cpp). A request for a server that is not down but
+  // has no connection able to take it yet (connecting, waiting to reconnect, epoch not read)
+  // must wait, at most connect_timeout_ms after `since`; then the core answers as for any
+  // unavailable server.
+  bool must_wait(const protocol::Request& request, Clock::time_point since);
+  // The client holds such a request (unparsed, reading nothing more) until woken.
+  void wait_for_backend(ClientConnection& client);
+  // A connection became ready or a server was marked down: every waiting client looks again,
+  // after this wake-up's handlers. The tick calls it too (deadlines, other threads' health).
+  void wake_waiting();
+  // A connection of this thread changed state: readiness is looked at again.
+  void backends_changed();
+
  private:
   void accept();
   void on_accept_error(const boost::system::error_code& ec);
@@ -93,6 +106,9 @@ class Worker final : public core::Backends {
   void free_finished_backends();
   std::unique_ptr<ServerLink> make_link(const std::shared_ptr<pool::Server>& server,
                                         const std::shared_ptr<ServerStats>& stats, bool gutter);
+  pool::Target place(std::string_view key) const;  // route() without counting
+  bool ready(pool::Target to, core::Need need) const;
+  bool every_link_ready();  // cached until backends_changed()
   ServerLink& link_of(pool::Target to) const {
     return to.gutter ? *gutter_links_[to.server] : *links_[to.server];
   }
@@ -113,6 +129,11 @@ class Worker final : public core::Backends {
   std::vector<std::unique_ptr<ServerLink>> retired_links_;  // servers a reload dropped
   std::unordered_map<ClientConnection*, std::shared_ptr<ClientConnection>> clients_;
   std::vector<std::shared_ptr<ClientConnection>> writers_;  // see watch_writer()
+  std::vector<std::shared_ptr<ClientConnection>> waiting_;  // see wait_for_backend()
+  bool wake_posted_ = false;
+  bool readiness_known_ = false;
+  bool all_ready_ = false;
+  std::vector<const ServerLink*> ready_while_down_;  // see every_link_ready()
   core::Flushes flushes_;
   core::Context ctx_;
   bool flush_posted_ = false;

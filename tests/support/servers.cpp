@@ -35,7 +35,7 @@ uint16_t free_tcp_port() {
   return ntohs(addr.sin_port);
 }
 
-static int connect_loopback(uint16_t port) {
+int connect_loopback(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

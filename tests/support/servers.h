@@ -12,6 +12,8 @@ namespace mccache::testing {
 
 // A loopback TCP port that was free a moment ago.
 uint16_t free_tcp_port();
+// A blocking socket connected to 127.0.0.1:port, or -1.
+int connect_loopback(uint16_t port);
 // True once something accepts connections on 127.0.0.1:port.
 bool wait_for_port(uint16_t port, std::chrono::milliseconds timeout);
 // Starts argv[0] with the rest as arguments; stdout/stderr go to `log_path` (or /dev/null).

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -25,13 +26,12 @@ class ProxyProcess {
   // `extra` is spliced into the "mcproxy" section, e.g. R"("admin_commands": true,)";
   // `pool_extra` into the "pool" section, e.g. R"(, "gutter": {...})".
   ProxyProcess(const std::vector<const MemcachedServer*>& servers, const std::string& extra = "",
-               const std::string& pool_extra = "")
+               const std::string& pool_extra = "", int threads = 2)
       : port_(free_tcp_port()), metrics_port_(free_tcp_port()) {
     config_path_ = "/tmp/mcproxy_test_" + std::to_string(::getpid()) + "_" +
                    std::to_string(port_) + ".json";
-    write_config(servers, extra, pool_extra);
-    pid_ = spawn({std::string(MCCACHE_BIN_DIR) + "/mcproxy", "--config", config_path_},
-                 log_path());
+    write_config(servers, extra, pool_extra, threads);
+    pid_ = spawn({binary(), "--config", config_path_}, log_path());
     if (!wait_for_port(port_, std::chrono::seconds(5)))
       throw std::runtime_error("mcproxy did not start; see " + log_path());
   }
@@ -92,6 +92,12 @@ class ProxyProcess {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     return -1;
+  }
+
+  // build/bin/mcproxy, or $MCCACHE_TEST_MCPROXY (to show a test fails on another build).
+  static std::string binary() {
+    const char* other = std::getenv("MCCACHE_TEST_MCPROXY");
+    return other != nullptr && *other != '\0' ? other : std::string(MCCACHE_BIN_DIR) + "/mcproxy";
   }
 
   uint16_t port() const { return port_; }
