@@ -206,6 +206,12 @@ bool SourceLoop::step(int& exit_code) {
     }
   }
   feedback(false);
+  if (quiet && batch_->empty() && stream_.connected() && reader_.server_end() > pinged_end_) {
+    // Caught up after new data: ask for the walsender's position, so the watermark passes the
+    // WAL after the last commit (a reader's token is the insert position after its commit).
+    pinged_end_ = reader_.server_end();
+    status_.ping(stream_);
+  }
   if (quiet && batch_->empty() && stream_.connected() && !reload_requested()) {
     // A watermark that waits for the read gate is looked at again soon: token reads wait for it.
     auto wait = delivery_.deliverer().until_next_retry(

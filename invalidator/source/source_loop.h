@@ -77,6 +77,7 @@ class SourceLoop {
   bool reported_paused_ = false;
   bool gate_unreachable_ = false;  // the last gate attempt could not reach the primary
   bool final_attempt_ = false;
+  pgoutput::Lsn pinged_end_ = 0;  // the server's end when the walsender was last pinged
   SteadyTime shutdown_deadline_{};
 };
 
