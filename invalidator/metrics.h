@@ -58,6 +58,8 @@ struct Metrics {
   prometheus::Counter& replica_polls;
   prometheus::Counter& reconnects;
   prometheus::Gauge& confirmed_flush_lsn;
+  prometheus::Gauge& applied_lsn;                   // the region's watermark W as published; 0 none
+  prometheus::Counter& watermark_write_failures;
   prometheus::Gauge& lag_bytes;
   prometheus::Gauge& lag_seconds;
   prometheus::Gauge& holding;             // 1 while a down server holds the slot's position

@@ -44,6 +44,11 @@ void ConfirmTracker::advance() {
   }
 }
 
+void ConfirmTracker::gave_up() {
+  // Every batch still unacknowledged lies above confirmable_, the given-up parts among them.
+  applied_cap_ = std::min(applied_cap_, confirmable_);
+}
+
 void ConfirmTracker::reset() {
   sealed_.clear();
   filling_ = false;

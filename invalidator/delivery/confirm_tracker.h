@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <deque>
+#include <limits>
 
 #include "invalidator/pgoutput/decoder.h"
 
@@ -28,11 +30,18 @@ class ConfirmTracker {
   Ticket seal();
   // Every server acknowledged the batch of `ticket`, or it was given up.
   void acknowledged(Ticket ticket);
-  // The slot was lost: what was read concerns a stream that no longer exists. Starts over at 0.
+  // A server's parts were given up (on_server_down "skip"): its keys of the batches in flight
+  // may still be cached, so applied() stays below them for the rest of this process.
+  void gave_up();
+  // The slot was lost: what was read concerns a stream that no longer exists. Starts over at 0
+  // (a cap from gave_up() stays).
   void reset();
 
   // The highest position that may be confirmed; never decreases until reset().
   pgoutput::Lsn confirmable() const { return confirmable_; }
+  // How far every transaction read has had all its keys acknowledged by every server, none
+  // given up: confirmable(), below the first give-up. What the region's watermark may claim.
+  pgoutput::Lsn applied() const { return std::min(confirmable_, applied_cap_); }
   // Nothing read waits for an acknowledgement (the filling batch is empty, none in flight).
   bool settled() const { return sealed_.empty() && !filling_; }
 
@@ -49,6 +58,7 @@ class ConfirmTracker {
   bool filling_ = false;
   Ticket next_ticket_ = 1;
   pgoutput::Lsn confirmable_ = 0;
+  pgoutput::Lsn applied_cap_ = std::numeric_limits<pgoutput::Lsn>::max();
 };
 
 }  // namespace mccache::invalidator::delivery

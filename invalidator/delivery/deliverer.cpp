@@ -85,7 +85,9 @@ void Deliverer::on_failure(size_t i, SteadyTime attempt_started) {
   if (!server.waiting) server.waiting_since = now;
   server.waiting = true;
   if (skip_down_servers_ && now - server.waiting_since >= server.backoff.climb()) {
-    // Weaker by choice of the operator: these keys may stay cached until they expire.
+    // Weaker by choice of the operator: these keys may stay cached until they expire, so the
+    // region's watermark must not pass them.
+    tracker_.gave_up();
     size_t skipped = 0;
     for (auto parts = in_flight_.next_for(i, SIZE_MAX); !parts.empty();
          parts = in_flight_.next_for(i, SIZE_MAX))

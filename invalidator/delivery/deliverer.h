@@ -56,6 +56,8 @@ class Deliverer {
   void clear();
 
   bool all_acked() const { return in_flight_.empty(); }
+  // `server` has parts waiting for a retry (it failed last time).
+  bool waiting(size_t server) const { return servers_[server].waiting; }
   // Keys kept in memory until every server acknowledged them (the read side pauses above a bound).
   size_t retained_keys() const { return in_flight_.retained_keys(); }
   pgoutput::PgTimestamp oldest_commit_time() const { return in_flight_.oldest_commit_time(); }

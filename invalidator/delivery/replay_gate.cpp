@@ -45,6 +45,7 @@ ReplayGate::~ReplayGate() {
 Result<bool> ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_array) {
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     if (conn_) PQfinish(conn_);
+    position_ = 0;
     // Keepalives and a TCP user timeout: a replica that vanishes behind a partition must fail the
     // query (and be retried) instead of holding the stream on a dead connection forever.
     conn_ = replication::connect_postgres(dsn_, {{"connect_timeout", "2"},
@@ -71,9 +72,20 @@ Result<bool> ReplayGate::poll_once(pgoutput::Lsn lsn, const std::string& xid_arr
     PQclear(r);
     return fail(PQerrorMessage(conn_));
   }
+  position_ = std::max(position_, replayed);
   bool shown = replayed >= lsn && std::string_view(PQgetvalue(r, 0, 1)) == "0";
   PQclear(r);
   return shown;
+}
+
+bool ReplayGate::refresh_position() {
+  // No transactions to look for: on the primary the visibility column is then 0.
+  auto answered = poll_once(0, "{}");
+  if (!answered) {
+    position_ = 0;
+    return false;
+  }
+  return true;
 }
 
 ReplayGate::Outcome ReplayGate::wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,

@@ -47,6 +47,14 @@ class ReplayGate {
   Outcome wait_for(pgoutput::Lsn lsn, const std::vector<uint32_t>& xids,
                    const std::function<bool()>& keep_going, const std::function<void()>& idle);
 
+  // How far the gated database shows everything, as its current connection last answered (the
+  // replica's replay position; on the primary its insert position): 0 until the first answer,
+  // and again after a reconnect, which may reach another server of a multi-host DSN.
+  pgoutput::Lsn position() const { return position_; }
+  // One query, no wait, to bring position() up to date (the region's watermark on an idle
+  // database). False when the database could not be queried.
+  bool refresh_position();
+
   std::chrono::nanoseconds total_wait() const { return total_wait_; }
   uint64_t polls() const { return polls_; }
 
@@ -62,6 +70,7 @@ class ReplayGate {
   PGconn* conn_ = nullptr;
   std::chrono::nanoseconds total_wait_{0};
   uint64_t polls_ = 0;
+  pgoutput::Lsn position_ = 0;
   std::string last_error_;
 };
 

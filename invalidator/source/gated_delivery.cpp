@@ -89,6 +89,22 @@ GatedDelivery::Gate GatedDelivery::deliver(std::unique_ptr<delivery::Batch>& bat
   return Gate::kShown;
 }
 
+void GatedDelivery::refresh_gate_position() {
+  gate_.refresh_position();
+  metrics_.replica_polls.Increment();
+}
+
+Status GatedDelivery::send_to_owner(std::string_view key, const std::string& request,
+                                    delivery::MetaReplyScanner& replies) {
+  // As Deliverer::probe: a hung server must cost the loop little.
+  constexpr std::chrono::milliseconds kTimeout{100};
+  size_t server = placement_->server_for(key);
+  if (deliverer_->waiting(server)) return fail("its server is down");
+  return connections_[server].exchange(
+      request, replies,
+      std::min(kTimeout, std::chrono::milliseconds(delivery_config_.request_timeout_ms)));
+}
+
 bool GatedDelivery::flush_region(pgoutput::Lsn bar, const KeepGoing& keep_going, const Idle& idle) {
   auto flush = new_batch();
   delivery::CommittedTxn everything;

@@ -46,6 +46,14 @@ class GatedDelivery {
   // the new servers (each server acknowledges its part again: deletes are idempotent).
   void change_pool(const config::PoolConfig& pool, delivery::Batch& filling);
 
+  // The read gate's position (ReplayGate::position), and one query to bring it up to date.
+  pgoutput::Lsn gate_position() const { return gate_.position(); }
+  void refresh_gate_position();
+  // One short exchange with the pool server ketama places `key` on (the region's watermark);
+  // fails at once while that server holds keys as down, so it never stalls the loop for long.
+  Status send_to_owner(std::string_view key, const std::string& request,
+                       delivery::MetaReplyScanner& replies);
+
   delivery::Deliverer& deliverer() { return *deliverer_; }
   const delivery::Deliverer& deliverer() const { return *deliverer_; }
   // Reading pauses while this many keys wait for a down server (memory stays bounded).

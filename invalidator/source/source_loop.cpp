@@ -34,6 +34,7 @@ SourceLoop::SourceLoop(const config::DatacenterConfig& config, size_t source,
       slot_(src_, prepared.slot, who_, metrics_),
       status_(std::chrono::milliseconds(config_.invalidator->status_interval_ms), who_, metrics_,
               clock_),
+      watermark_(src_.name, metrics_, clock_),
       trigger_(static_cast<size_t>(config_.invalidator->delivery.batch_max_keys)),
       batch_(delivery_.new_batch()) {
   schema_watch_.reset(watch_options());
@@ -64,6 +65,7 @@ void SourceLoop::feedback(bool force) {
   auto oldest = delivery_.deliverer().oldest_commit_time();
   if (oldest == 0) oldest = batch_->oldest_commit_time();
   auto confirmed = tracker_.confirmable();
+  watermark_.update(delivery_, tracker_, stream_.connected() && !slot_.lost());
   status_.update_gauges(confirmed, reader_.server_end(), oldest);
   if (!status_.due(force) || !stream_.connected()) return;
   // The state file first: a crash between the two must leave it at or above the slot.
@@ -141,6 +143,7 @@ void SourceLoop::reload() {
   if (next.pool_changed) {
     config_.pool = next.config.pool;
     delivery_.change_pool(config_.pool, *batch_);
+    watermark_.pool_changed();
     spdlog::warn(
         "{}reload: the pool is now {} servers{}; every key, also those read before, is "
         "deleted where the new pool places it",
@@ -203,8 +206,16 @@ bool SourceLoop::step(int& exit_code) {
     }
   }
   feedback(false);
+  if (quiet && batch_->empty() && stream_.connected() && reader_.server_end() > pinged_end_) {
+    // Caught up after new data: ask for the walsender's position, so the watermark passes the
+    // WAL after the last commit (a reader's token is the insert position after its commit).
+    pinged_end_ = reader_.server_end();
+    status_.ping(stream_);
+  }
   if (quiet && batch_->empty() && stream_.connected() && !reload_requested()) {
-    auto wait = delivery_.deliverer().until_next_retry(std::chrono::milliseconds(100));
+    // A watermark that waits for the read gate is looked at again soon: token reads wait for it.
+    auto wait = delivery_.deliverer().until_next_retry(
+        std::chrono::milliseconds(watermark_.pending() ? 2 : 100));
     stream_.wait_readable_us(wait.count());
   }
   return true;

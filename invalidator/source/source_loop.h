@@ -1,5 +1,6 @@
 // One source's streaming loop: connect (or stand by), read into the filling batch, deliver it when
-// the BatchTrigger says so, confirm what the ConfirmTracker allows, reload between transactions,
+// the BatchTrigger says so, confirm what the ConfirmTracker allows and publish the region's
+// watermark from it, reload between transactions,
 // recover a lost slot under "flush_region", and stop in bounded time. Runs in its own thread.
 #pragma once
 
@@ -22,6 +23,7 @@
 #include "invalidator/source/startup.h"
 #include "invalidator/source/status_feedback.h"
 #include "invalidator/source/stream_reader.h"
+#include "invalidator/source/watermark_publisher.h"
 
 namespace mccache::invalidator::source {
 
@@ -65,6 +67,7 @@ class SourceLoop {
   StreamReader reader_;
   SlotLifecycle slot_;
   StatusFeedback status_;
+  WatermarkPublisher watermark_;
   delivery::BatchTrigger trigger_;
   std::unique_ptr<delivery::Batch> batch_;  // filling; handed to delivery_ when due
   // 0, not the count at construction: a SIGHUP that came during start-up (after READY=1 was
@@ -74,6 +77,7 @@ class SourceLoop {
   bool reported_paused_ = false;
   bool gate_unreachable_ = false;  // the last gate attempt could not reach the primary
   bool final_attempt_ = false;
+  pgoutput::Lsn pinged_end_ = 0;  // the server's end when the walsender was last pinged
   SteadyTime shutdown_deadline_{};
 };
 

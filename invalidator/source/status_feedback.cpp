@@ -18,6 +18,14 @@ void StatusFeedback::send(replication::ReplicationStream& stream, pgoutput::Lsn 
     return;
   }
   last_sent_ = now;
+  last_sent_lsn_ = confirmed;
+}
+
+void StatusFeedback::ping(replication::ReplicationStream& stream) {
+  if (last_sent_lsn_ == 0) return;  // nothing sent yet: the first status update comes soon
+  auto last = last_sent_;
+  send(stream, last_sent_lsn_);
+  last_sent_ = last;  // not a status update of its own: the interval still runs
 }
 
 void StatusFeedback::update_gauges(pgoutput::Lsn confirmed, pgoutput::Lsn server_end,

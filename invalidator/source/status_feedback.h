@@ -23,6 +23,11 @@ class StatusFeedback {
   bool due(bool force) const { return force || clock_.now() - last_sent_ >= interval_; }
   // Reports `confirmed`. A failed send closes the stream (the loop reconnects).
   void send(replication::ReplicationStream& stream, pgoutput::Lsn confirmed);
+  // Reports the last position sent again (already recorded: nothing to write). A caught-up
+  // walsender answers a reply behind what it sent with a keepalive carrying its send position
+  // (walsender.c, WalSndWaitForWal), which moves the region's watermark on at once instead of
+  // after the next status interval.
+  void ping(replication::ReplicationStream& stream);
   // `oldest_commit`: the commit time of the oldest transaction not yet acknowledged (0: none).
   void update_gauges(pgoutput::Lsn confirmed, pgoutput::Lsn server_end,
                      pgoutput::PgTimestamp oldest_commit);
@@ -33,6 +38,7 @@ class StatusFeedback {
   Metrics& metrics_;
   const Clock& clock_;
   SteadyTime last_sent_{};
+  pgoutput::Lsn last_sent_lsn_ = 0;
 };
 
 }  // namespace mccache::invalidator::source

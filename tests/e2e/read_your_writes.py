@@ -12,11 +12,11 @@ database.
 
   tests/e2e/read_your_writes.py [--watermark auto|invalidator|stand-in] [--scale N]
 
---watermark: `invalidator` reads the watermark the region's invalidator publishes; `stand-in`
-publishes it from a process of its own for an invalidator that does not yet (dc2's
-mcinval_confirmed_flush_lsn, scraped every 2 ms and `set` through dc2's mcproxy, as the
-invalidator would); `auto` (default) picks `invalidator` if the invalidator exports
-mcinval_applied_lsn. --scale multiplies every phase's length.
+--watermark: `invalidator` reads the watermark the region's invalidator publishes (ctest runs
+this); `stand-in` publishes one from a process of its own instead (dc2's
+mcinval_confirmed_flush_lsn, scraped every 2 ms and `set` through dc2's mcproxy), to compare with;
+`auto` (default) picks `invalidator` if the invalidator exports mcinval_applied_lsn. --scale
+multiplies every phase's length.
 """
 import argparse
 import json
