@@ -26,6 +26,7 @@ ReplyFamily family_of(const Expectation& e) {
     case ReplyKind::kPassThrough:
     case ReplyKind::kDiscard:
     case ReplyKind::kBroadcastPart:
+    case ReplyKind::kAbsentIsNotFound:
       // The client's own command (forwarded_line.h), or for a noreply delete lease/'s md.
       if (e.command == protocol::Command::kMetaDebug) return ReplyFamily::kMetaDebug;
       return sent_as_text(e.command) ? ReplyFamily::kText : ReplyFamily::kMeta;
@@ -64,7 +65,10 @@ bool in_family(ReplyFamily f, ReplyStatus s) {
 
 bool BackendChannel::awaits(const pool::Reply& reply) const {
   if (outstanding() == 0) return false;
-  return reply.is_error() || in_family(family_of(pending_[head_].expect), reply.status);
+  const Expectation& e = pending_[head_].expect;
+  // A presence probe (lease/'s mg) answers ahead of the command it guards.
+  ReplyFamily family = e.probed && replies_seen_ == 0 ? ReplyFamily::kMeta : family_of(e);
+  return reply.is_error() || in_family(family, reply.status);
 }
 
 void BackendChannel::connected(TimePoint now) {
