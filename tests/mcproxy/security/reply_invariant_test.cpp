@@ -136,11 +136,12 @@ TEST(ReplyInvariant, ErrorsFitEveryRequest_OtherRepliesOnlyTheirOwnFamily) {
   }
 }
 
-// Each request is read in the family of what mcproxy sent for it: a noreply delete travels as md.
+// Each request is read in the family of what mcproxy sent for it: a noreply delete travels as a
+// presence probe (mg) and an md.
 TEST(ReplyInvariant, NoreplyDeleteAndNoreplySet_TakeTheirOwnFamilies) {
   CoreShell shell = one_server();
   shell.send("set k 0 0 1 noreply\r\nx\r\ndelete k noreply\r\ndelete j\r\n", kA);
-  EXPECT_EQ(shell.answer(0, "STORED\r\nHD\r\nNF\r\n"), 0u);
+  EXPECT_EQ(shell.answer(0, "STORED\r\nEN\r\nHD\r\nEN\r\nNF\r\n"), 0u);
   EXPECT_EQ(shell.take_output(kA), "NOT_FOUND\r\n");
   EXPECT_EQ(shell.channel_of(0).outstanding(), 0u);
 }
