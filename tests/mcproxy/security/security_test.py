@@ -121,12 +121,17 @@ def main():
     proxies = []
     try:
         print("admin_commands off", flush=True)
+        before = memcached_stat(mc, "curr_connections")
         proxy = Proxy(work, [mc.endpoint], dict(shared, admin_commands=False))
         proxies.append(proxy)
         a, b = Client(proxy.port), Client(proxy.port)
         for i in range(10):
             v = f"value-{i}".encode()
             assert b.call(b"set b%d 0 0 %d\r\n" % (i, len(v)) + v + b"\r\n") == b"STORED\r\n"
+        # A and B are on one worker, so they share its one connection to memcached.
+        after = memcached_stat(mc, "curr_connections")
+        check("mcproxy holds one backend connection, shared by A and B", after == before + 1,
+              f"{before} -> {after}")
         for n, (name, attack_bytes, expected) in enumerate(ATTACKS):
             attack(a, b, name, attack_bytes, expected, n)
         # Everything at once, in one write: the replies still pair up.
