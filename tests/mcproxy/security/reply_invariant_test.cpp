@@ -123,8 +123,8 @@ TEST(SharedConnection, ConnectionClosedWithRequestsWaiting_FailsEachOfThem) {
 // Every kind of reply mcproxy can wait for takes errors, and only its own family otherwise.
 TEST(ReplyInvariant, ErrorsFitEveryRequest_OtherRepliesOnlyTheirOwnFamily) {
   CoreShell shell = one_server();
-  for (std::string wrong : {"STORED\r\n", "OK\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", "MN\r\n",
-                            "STAT pid 1\r\nEND\r\n"}) {
+  for (std::string wrong :
+       {"STORED\r\n", "OK\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", "MN\r\n", "STAT pid 1\r\nEND\r\n"}) {
     shell.send("get a\r\n", kA);
     EXPECT_EQ(shell.answer(0, wrong), 1u) << wrong;
     EXPECT_EQ(shell.take_output(kA), "SERVER_ERROR backend out of step\r\n") << wrong;
