@@ -164,6 +164,20 @@ def main():
         ok, got = bystander_round(b, 203, flushed=True)
         check("B after the flush: set/mg stay in step", ok, f"got {got!r}")
         no_out_of_step(proxy, "(admin_commands on)")
+
+        # The same attacks on memcached itself: what mcproxy stands between.
+        print("memcached alone (what the attacks do without mcproxy)", flush=True)
+        direct = Client(mc.port)
+        flushes = memcached_stat(mc, "cmd_flush")
+        direct.send(b"set a\x00 0 0 11\r\nflush_all\r\n\r\nmn\r\n")
+        check("memcached alone: one smuggling request gets three replies",
+              direct.read_until(b"MN\r\n") == b"ERROR\r\nOK\r\nERROR\r\nMN\r\n")
+        check("memcached alone: the smuggled flush_all ran",
+              memcached_stat(mc, "cmd_flush") == flushes + 1)
+        direct.send(b"mg nokey q1 v\r\nmg nokey qq v\r\nflush_all noreply\r\nmn\r\n")
+        check("memcached alone: q1, qq and flush_all noreply answer nothing",
+              direct.read_until(b"MN\r\n") == b"MN\r\n")
+        direct.sock.close()
     except (OSError, ConnectionError) as e:  # a reply that never came: out of step
         check("every reply arrived", False, repr(e))
     finally:
