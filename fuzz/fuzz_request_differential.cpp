@@ -117,9 +117,9 @@ void check_against_model(std::string_view stream, const Accepted& a) {
 }
 
 bool may_send(std::string_view name, bool admin) {
-  static const std::set<std::string_view> kKeyed = {
-      "mg", "ms", "md", "ma", "me", "set", "add", "replace", "append", "prepend", "cas",
-      "incr", "decr", "touch"};
+  static const std::set<std::string_view> kKeyed = {"mg",  "ms",   "md",      "ma",     "me",
+                                                    "set", "add",  "replace", "append", "prepend",
+                                                    "cas", "incr", "decr",    "touch"};
   if (kKeyed.contains(name)) return true;
   return admin && (name == "flush_all" || name == "verbosity");
 }
@@ -153,7 +153,8 @@ void check_sent(std::string_view written, size_t outstanding, bool admin,
     written.remove_prefix(m.size);
     ++commands;
   }
-  FUZZ_CHECK(commands == outstanding, "memcached reads another count of commands than mcproxy waits for");
+  FUZZ_CHECK(commands == outstanding,
+             "memcached reads another count of commands than mcproxy waits for");
 }
 
 mccache::core::Settings settings(bool admin) {
@@ -186,7 +187,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // The real core, one server and one gutter, both connected with their epoch known.
   mccache::core::testing::CoreShell shell({{"127.0.0.1", 11211}}, settings(admin),
                                           {{"127.0.0.1", 11311}});
-  const std::string_view kStats = "STAT pid 7\r\nSTAT uptime 100\r\nSTAT time 1800000000\r\nEND\r\n";
+  const std::string_view kStats =
+      "STAT pid 7\r\nSTAT uptime 100\r\nSTAT time 1800000000\r\nEND\r\n";
   for (bool gutter : {false, true}) {
     shell.connect(0, gutter);
     shell.take_written(0, gutter);

@@ -32,8 +32,8 @@ struct Command {
 
 namespace detail {
 
-constexpr size_t kMaxTokens = 24;  // MAX_TOKENS, the terminal token included
-constexpr size_t kKeyMax = 250;    // KEY_MAX_LENGTH
+constexpr size_t kMaxTokens = 24;      // MAX_TOKENS, the terminal token included
+constexpr size_t kKeyMax = 250;        // KEY_MAX_LENGTH
 constexpr size_t kMetaMaxTokens = 20;  // MFLAG_MAX_OPT_LENGTH, compared with ntokens
 
 struct Tokens {
@@ -277,9 +277,8 @@ inline Command next_command(std::string_view in) {
     c.noreply = noreply_maybe(tk);
     return c;
   }
-  if (cmd == "version" || cmd == "quit" || cmd == "stats" || cmd == "shutdown" ||
-      cmd == "slabs" || cmd == "cache_memlimit" || cmd == "lru_crawler" || cmd == "watch" ||
-      cmd == "lru")
+  if (cmd == "version" || cmd == "quit" || cmd == "stats" || cmd == "shutdown" || cmd == "slabs" ||
+      cmd == "cache_memlimit" || cmd == "lru_crawler" || cmd == "watch" || cmd == "lru")
     return c;
   // An unknown command. Past the branches for these first letters, a line ending in an HTTP
   // version closes the connection.

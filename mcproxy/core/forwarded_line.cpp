@@ -50,7 +50,8 @@ void append_meta(LineBuilder& b, const protocol::Request& r, const std::optional
       b.token(flag);
     }
   }
-  if (cap && r.command == Command::kMetaSet && !has_ttl) append_number(b.next().append("T"), cap->ttl_s);
+  if (cap && r.command == Command::kMetaSet && !has_ttl)
+    append_number(b.next().append("T"), cap->ttl_s);
 }
 
 }  // namespace

@@ -352,8 +352,7 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
       // An ms keeps room for the T flag the gutter may add: memcached refuses a line over its
       // limit before it knows the data length, and would then read the data block as commands.
       size_t max_tokens = cmd == Command::kMetaSet ? kMaxMetaTokens - 1 : kMaxMetaTokens;
-      if (tok.overflow || n > max_tokens)
-        return data_error(input, line_size, bytes, kFlagsTooLong);
+      if (tok.overflow || n > max_tokens) return data_error(input, line_size, bytes, kFlagsTooLong);
       // me reads one optional token, exactly "b" (process_meta_command); nothing else is sent.
       if (cmd == Command::kMetaDebug && (n > 3 || (n == 3 && tok.t[2] != "b")))
         return fail(kInvalidFlag);

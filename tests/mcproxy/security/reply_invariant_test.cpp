@@ -123,8 +123,8 @@ TEST(SharedConnection, ConnectionClosedWithRequestsWaiting_FailsEachOfThem) {
 // Every kind of reply mcproxy can wait for takes errors, and only its own family otherwise.
 TEST(ReplyInvariant, ErrorsFitEveryRequest_OtherRepliesOnlyTheirOwnFamily) {
   CoreShell shell = one_server();
-  for (std::string wrong : {"STORED\r\n", "OK\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", "MN\r\n",
-                            "STAT pid 1\r\nEND\r\n"}) {
+  for (std::string wrong :
+       {"STORED\r\n", "OK\r\n", "VALUE a 0 1\r\nx\r\nEND\r\n", "MN\r\n", "STAT pid 1\r\nEND\r\n"}) {
     shell.send("get a\r\n", kA);
     EXPECT_EQ(shell.answer(0, wrong), 1u) << wrong;
     EXPECT_EQ(shell.take_output(kA), "SERVER_ERROR backend out of step\r\n") << wrong;
@@ -144,6 +144,31 @@ TEST(ReplyInvariant, NoreplyDeleteAndNoreplySet_TakeTheirOwnFamilies) {
   EXPECT_EQ(shell.answer(0, "STORED\r\nEN\r\nHD\r\nEN\r\nNF\r\n"), 0u);
   EXPECT_EQ(shell.take_output(kA), "NOT_FOUND\r\n");
   EXPECT_EQ(shell.channel_of(0).outstanding(), 0u);
+}
+
+// The legitimate replies of every text and meta command mcproxy forwards are in their family.
+TEST(ReplyInvariant, EveryForwardedCommandsOwnReplies_AreDelivered) {
+  CoreShell shell = one_server(true);
+  const std::pair<std::string, std::string> kCases[] = {
+      {"me k\r\n", "ME k exp=-1 la=3 cas=2 fetch=no cls=1 size=63\r\n"},
+      {"me k\r\n", "EN\r\n"},
+      {"incr k 1\r\n", "5\r\n"},
+      {"decr k 1\r\n", "NOT_FOUND\r\n"},
+      {"touch k 1\r\n", "TOUCHED\r\n"},
+      {"cas k 0 0 1 5\r\nx\r\n", "EXISTS\r\n"},
+      {"append k 0 0 1\r\nx\r\n", "NOT_STORED\r\n"},
+      {"mg k v\r\n", "VA 1\r\nx\r\n"},
+      {"ms k 1\r\nx\r\n", "NS\r\n"},
+      {"md k C5\r\n", "EX\r\n"},
+      {"ma k\r\n", "NF\r\n"},
+      {"verbosity 1\r\n", "OK\r\n"},
+  };
+  for (const auto& [request, reply] : kCases) {
+    shell.send(request, kA);
+    EXPECT_EQ(shell.answer(0, reply), 0u) << request;
+    std::string out = shell.take_output(kA);
+    EXPECT_EQ(out, request.starts_with("verbosity") ? "OK\r\n" : reply) << request;
+  }
 }
 
 }  // namespace

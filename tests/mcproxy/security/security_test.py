@@ -121,12 +121,17 @@ def main():
     proxies = []
     try:
         print("admin_commands off", flush=True)
+        before = memcached_stat(mc, "curr_connections")
         proxy = Proxy(work, [mc.endpoint], dict(shared, admin_commands=False))
         proxies.append(proxy)
         a, b = Client(proxy.port), Client(proxy.port)
         for i in range(10):
             v = f"value-{i}".encode()
             assert b.call(b"set b%d 0 0 %d\r\n" % (i, len(v)) + v + b"\r\n") == b"STORED\r\n"
+        # A and B are on one worker, so they share its one connection to memcached.
+        after = memcached_stat(mc, "curr_connections")
+        check("mcproxy holds one backend connection, shared by A and B", after == before + 1,
+              f"{before} -> {after}")
         for n, (name, attack_bytes, expected) in enumerate(ATTACKS):
             attack(a, b, name, attack_bytes, expected, n)
         # Everything at once, in one write: the replies still pair up.
@@ -159,6 +164,22 @@ def main():
         ok, got = bystander_round(b, 203, flushed=True)
         check("B after the flush: set/mg stay in step", ok, f"got {got!r}")
         no_out_of_step(proxy, "(admin_commands on)")
+
+        # The same attacks on memcached itself: what mcproxy stands between.
+        print("memcached alone (what the attacks do without mcproxy)", flush=True)
+        direct = Client(mc.port)
+        flushes = memcached_stat(mc, "cmd_flush")
+        direct.send(b"set a\x00 0 0 11\r\nflush_all\r\n\r\nmn\r\n")
+        check("memcached alone: one smuggling request gets three replies",
+              direct.read_until(b"MN\r\n") == b"ERROR\r\nOK\r\nERROR\r\nMN\r\n")
+        check("memcached alone: the smuggled flush_all ran",
+              memcached_stat(mc, "cmd_flush") == flushes + 1)
+        direct.send(b"mg nokey q1 v\r\nmg nokey qq v\r\nflush_all noreply\r\nmn\r\n")
+        check("memcached alone: q1, qq and flush_all noreply answer nothing",
+              direct.read_until(b"MN\r\n") == b"MN\r\n")
+        direct.sock.close()
+    except (OSError, ConnectionError) as e:  # a reply that never came: out of step
+        check("every reply arrived", False, repr(e))
     finally:
         for p in proxies:
             p.stop()
