@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <map>
-#include <csignal>
 #include <string>
 #include <thread>
 #include <vector>
@@ -260,7 +260,8 @@ TEST(ProxyReadiness, ReloadAddsAServer_ItsFirstRequestsWaitForItsConnections) {
 TEST(ProxyReadiness, NothingListening_ErrorsWithinConnectTimeout_NoHang) {
   MemcachedServer m;
   m.kill9();
-  ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 300, "failures_until_down": 1000},)");
+  ProxyProcess proxy({&m},
+                     R"("backend": {"connect_timeout_ms": 300, "failures_until_down": 1000},)");
   Burst b = first_commands(proxy.port(), "dead:");
   report("dead", b);
   EXPECT_EQ(b.served, 0);
@@ -274,13 +275,15 @@ TEST(ProxyReadiness, NothingListening_ErrorsWithinConnectTimeout_NoHang) {
 TEST(ProxyReadiness, Sigterm_WhileARequestWaits_ItIsAnsweredBeforeTheClose) {
   MemcachedServer m;
   m.kill9();
-  ProxyProcess proxy({&m}, R"("backend": {"connect_timeout_ms": 5000, "failures_until_down": 1000},)");
+  ProxyProcess proxy({&m},
+                     R"("backend": {"connect_timeout_ms": 5000, "failures_until_down": 1000},)");
   LineClient c(proxy.port(), std::chrono::seconds(3));
   c.send("set held 0 0 1\r\nx\r\n");
   std::this_thread::sleep_for(milliseconds(200));  // it waits now
   auto t0 = Clock::now();
   ::kill(proxy.pid(), SIGTERM);
-  EXPECT_EQ(c.read_until("\r\n"), "SERVER_ERROR backend " + m.endpoint() + " is reconnecting; retry\r\n");
+  EXPECT_EQ(c.read_until("\r\n"),
+            "SERVER_ERROR backend " + m.endpoint() + " is reconnecting; retry\r\n");
   EXPECT_TRUE(c.closed_by_peer());
   EXPECT_LT(Clock::now() - t0, milliseconds(1000));
 }
