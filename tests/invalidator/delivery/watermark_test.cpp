@@ -64,12 +64,16 @@ TEST_F(RegionWatermarkTest, UnchangedValue_IsWrittenAgainOnlyAfterTheRefreshInte
   EXPECT_EQ(d.lsn, 500u);
 }
 
-TEST_F(RegionWatermarkTest, ANewValue_IsWrittenAtOnce) {
+TEST_F(RegionWatermarkTest, ANewValue_IsWrittenOnceTheMinimumIntervalHasPassed) {
   step(500, 500);
   now_ += 1us;
+  EXPECT_EQ(step(600, 700).action, Action::kNone) << "one write per interval, not per batch";
+  EXPECT_TRUE(w_.behind({600, 700, true})) << "the loop must come back for it";
+  now_ += w_.timing().min_interval;
   auto d = step(600, 700);
   EXPECT_EQ(d.action, Action::kPublish);
   EXPECT_EQ(d.lsn, 600u);
+  EXPECT_FALSE(w_.behind({600, 700, true}));
 }
 
 TEST_F(RegionWatermarkTest, ALowerTruth_WithdrawsTheKey_AndNothingLowerIsWrittenAgain) {
