@@ -246,6 +246,7 @@ int SourceLoop::run() {
       reload();
     }
     if (slot_.lost() && !(slot_.recovers() && recover_slot())) {
+      feedback(false);  // the watermark is withdrawn: what the lost slot dropped is unknown
       nap(std::chrono::milliseconds(d.retry_max_ms));
       continue;
     }
