@@ -56,9 +56,11 @@ class RegionWatermark {
   void done(const Decision& d, bool ok, SteadyTime now);
   // The pool changed: write W at once where the new pool places its key.
   void moved() { move_pending_ = true; }
-  // A higher value than the key's waits for min_interval: the loop comes back soon.
-  bool behind(const WatermarkInput& in) const {
-    return in.streaming && std::min(in.applied, in.gate) > std::max(published_, high_);
+  // A higher value than the key's waits for min_interval: the loop comes back soon (not while
+  // a failed write waits for its retry: the server is down).
+  bool behind(const WatermarkInput& in, SteadyTime now) const {
+    return in.streaming && now >= retry_at_ &&
+           std::min(in.applied, in.gate) > std::max(published_, high_);
   }
   // W could move if the read gate answered again: the loop polls it (and naps shorter).
   bool wants_gate(const WatermarkInput& in) const {

@@ -34,7 +34,7 @@ void WatermarkPublisher::update(GatedDelivery& delivery, const delivery::Confirm
     gate_poll_ = in.gate > before ? kFirstGatePoll : std::min(gate_poll_ * 2, kLastGatePoll);
     next_gate_poll_ = now + gate_poll_;
   }
-  pending_ = (idle && watermark_.wants_gate(in)) || watermark_.behind(in);
+  pending_ = (idle && watermark_.wants_gate(in)) || watermark_.behind(in, now);
   if (!watermark_.wants_gate(in)) gate_poll_ = kFirstGatePoll;
   auto d = watermark_.decide(in, now);
   if (d.action == Action::kNone) return;
