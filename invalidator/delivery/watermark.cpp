@@ -18,6 +18,7 @@ RegionWatermark::Decision RegionWatermark::decide(const WatermarkInput& in, Stea
   bool key_live = published_ != 0 && now - last_write_ < std::chrono::seconds(timing_.ttl_s);
   if (key_live && w < published_) return {Action::kWithdraw, 0};
   if (!in.streaming || w == 0 || w < high_) return {};
+  if (now - last_write_ < timing_.min_interval) return {};
   if (w > published_ || !key_live || move_pending_ || rewrite_ ||
       now - last_write_ >= timing_.refresh)
     return {Action::kPublish, w};

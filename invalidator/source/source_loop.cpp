@@ -65,7 +65,10 @@ void SourceLoop::feedback(bool force) {
   auto oldest = delivery_.deliverer().oldest_commit_time();
   if (oldest == 0) oldest = batch_->oldest_commit_time();
   auto confirmed = tracker_.confirmable();
-  watermark_.update(delivery_, tracker_, stream_.connected() && !slot_.lost());
+  // Idle: nothing read waits for delivery, so no batch's gate query will move the gate's
+  // position; only then may the watermark ask the gate itself (a query blocks the loop).
+  bool idle = batch_->empty() && delivery_.deliverer().all_acked();
+  watermark_.update(delivery_, tracker_, stream_.connected() && !slot_.lost(), idle);
   status_.update_gauges(confirmed, reader_.server_end(), oldest);
   if (!status_.due(force) || !stream_.connected()) return;
   // The state file first: a crash between the two must leave it at or above the slot.
@@ -206,16 +209,20 @@ bool SourceLoop::step(int& exit_code) {
     }
   }
   feedback(false);
-  if (quiet && batch_->empty() && stream_.connected() && reader_.server_end() > pinged_end_) {
+  bool ping_due = reader_.server_end() > pinged_end_;
+  if (quiet && batch_->empty() && stream_.connected() && ping_due && clock_.now() >= next_ping_) {
     // Caught up after new data: ask for the walsender's position, so the watermark passes the
-    // WAL after the last commit (a reader's token is the insert position after its commit).
+    // WAL after the last commit (a reader's token is the insert position after its commit). At
+    // most every kPingInterval: each one costs the walsender (the pipeline's limit) a reply.
     pinged_end_ = reader_.server_end();
+    next_ping_ = clock_.now() + kPingInterval;
     status_.ping(stream_);
+    ping_due = false;
   }
   if (quiet && batch_->empty() && stream_.connected() && !reload_requested()) {
     // A watermark that waits for the read gate is looked at again soon: token reads wait for it.
     auto wait = delivery_.deliverer().until_next_retry(
-        std::chrono::milliseconds(watermark_.pending() ? 2 : 100));
+        std::chrono::milliseconds(watermark_.pending() || ping_due ? 2 : 100));
     stream_.wait_readable_us(wait.count());
   }
   return true;
@@ -239,6 +246,7 @@ int SourceLoop::run() {
       reload();
     }
     if (slot_.lost() && !(slot_.recovers() && recover_slot())) {
+      feedback(false);  // the watermark is withdrawn: what the lost slot dropped is unknown
       nap(std::chrono::milliseconds(d.retry_max_ms));
       continue;
     }

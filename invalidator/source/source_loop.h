@@ -78,6 +78,8 @@ class SourceLoop {
   bool gate_unreachable_ = false;  // the last gate attempt could not reach the primary
   bool final_attempt_ = false;
   pgoutput::Lsn pinged_end_ = 0;  // the server's end when the walsender was last pinged
+  SteadyTime next_ping_{};
+  static constexpr std::chrono::milliseconds kPingInterval{5};
   SteadyTime shutdown_deadline_{};
 };
 

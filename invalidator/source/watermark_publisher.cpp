@@ -23,19 +23,19 @@ WatermarkPublisher::WatermarkPublisher(const std::string& source_name, Metrics& 
     : key_(delivery::watermark_key(source_name)), metrics_(metrics), clock_(clock) {}
 
 void WatermarkPublisher::update(GatedDelivery& delivery, const delivery::ConfirmTracker& tracker,
-                                bool streaming) {
+                                bool streaming, bool idle) {
   using Action = delivery::RegionWatermark::Action;
   auto now = clock_.now();
   delivery::WatermarkInput in{tracker.applied(), delivery.gate_position(), streaming};
-  if (watermark_.wants_gate(in) && now >= next_gate_poll_) {
+  if (idle && watermark_.wants_gate(in) && now >= next_gate_poll_) {
     auto before = in.gate;
     delivery.refresh_gate_position();
     in.gate = delivery.gate_position();
     gate_poll_ = in.gate > before ? kFirstGatePoll : std::min(gate_poll_ * 2, kLastGatePoll);
     next_gate_poll_ = now + gate_poll_;
   }
-  pending_ = watermark_.wants_gate(in);
-  if (!pending_) gate_poll_ = kFirstGatePoll;
+  pending_ = (idle && watermark_.wants_gate(in)) || watermark_.behind(in, now);
+  if (!watermark_.wants_gate(in)) gate_poll_ = kFirstGatePoll;
   auto d = watermark_.decide(in, now);
   if (d.action == Action::kNone) return;
   request_.clear();

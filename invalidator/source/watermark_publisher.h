@@ -20,9 +20,12 @@ class WatermarkPublisher {
   WatermarkPublisher(const std::string& source_name, Metrics& metrics, const Clock& clock);
 
   // Publishes, refreshes or withdraws W as the tracker and the read gate now vouch for it;
-  // `streaming`: the loop streams from its slot (a standby or a lost slot never publishes).
-  void update(GatedDelivery& delivery, const delivery::ConfirmTracker& tracker, bool streaming);
-  // W waits only for the read gate to show more: the loop should come back soon.
+  // `streaming`: the loop streams from its slot (a standby or a lost slot never publishes);
+  // `idle`: nothing read waits for delivery, so the gate may be asked for its position (else
+  // the next batch's gate query brings it).
+  void update(GatedDelivery& delivery, const delivery::ConfirmTracker& tracker, bool streaming,
+              bool idle);
+  // W waits for the read gate to show more, or for its next write: come back soon.
   bool pending() const { return pending_; }
   // The pool changed: write W at once where the new pool places its key.
   void pool_changed() { watermark_.moved(); }

@@ -64,12 +64,19 @@ TEST_F(RegionWatermarkTest, UnchangedValue_IsWrittenAgainOnlyAfterTheRefreshInte
   EXPECT_EQ(d.lsn, 500u);
 }
 
-TEST_F(RegionWatermarkTest, ANewValue_IsWrittenAtOnce) {
+TEST_F(RegionWatermarkTest, ANewValue_IsWrittenOnceTheMinimumIntervalHasPassed) {
   step(500, 500);
   now_ += 1us;
+  EXPECT_EQ(step(600, 700).action, Action::kNone) << "one write per interval, not per batch";
+  EXPECT_TRUE(w_.behind({600, 700, true}, now_)) << "the loop must come back for it";
+  now_ += w_.timing().min_interval;
   auto d = step(600, 700);
   EXPECT_EQ(d.action, Action::kPublish);
   EXPECT_EQ(d.lsn, 600u);
+  EXPECT_FALSE(w_.behind({600, 700, true}, now_));
+  now_ += w_.timing().min_interval;
+  ASSERT_EQ(step(800, 800, /*ok=*/false).action, Action::kPublish);
+  EXPECT_FALSE(w_.behind({900, 900, true}, now_)) << "a down server is retried after the pause";
 }
 
 TEST_F(RegionWatermarkTest, ALowerTruth_WithdrawsTheKey_AndNothingLowerIsWrittenAgain) {

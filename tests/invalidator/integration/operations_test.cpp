@@ -104,6 +104,10 @@ class OperationsTest : public ::testing::Test {
 
   static void set(const std::string& key) { cache_value(server_for(key), key); }
   static bool invalidated(const std::string& key) { return is_invalidated(server_for(key), key); }
+  // The region's watermark key of `source` holds a value (docs/invalidator.md).
+  static bool watermark_present(const std::string& source = "default") {
+    return !invalidated("mccache:applied_lsn:" + source);
+  }
   static bool all_invalidated(int from, int to) {
     for (int i = from; i <= to; ++i)
       if (!invalidated("user:" + std::to_string(i))) return false;
@@ -200,6 +204,8 @@ TEST_F(OperationsTest, Standby_TakesOverAfterKill9OfTheActive_UnderWrites_Losing
   std::this_thread::sleep_for(600ms);
   EXPECT_EQ(metric(pb, "mcinval_active"), 0) << read_file(b.log);
   EXPECT_EQ(metric(pa, "mcinval_active"), 1);
+  EXPECT_TRUE(eventually([&] { return metric(pa, "mcinval_applied_lsn") > 0; }));
+  EXPECT_EQ(metric(pb, "mcinval_applied_lsn"), 0) << "a standby must never publish the watermark";
 
   // Writes: set each row's key, then commit the row; its invalidation must arrive whoever streams.
   std::atomic<int> last{1000};
@@ -229,6 +235,8 @@ TEST_F(OperationsTest, Standby_TakesOverAfterKill9OfTheActive_UnderWrites_Losing
   ASSERT_GT(last.load(), 1010);
   EXPECT_TRUE(eventually([&] { return all_invalidated(1001, last.load()); }, 20s))
       << "rows 1001.." << last.load() << "\n" << read_file(daemons_[1].log);
+  EXPECT_TRUE(eventually([&] { return metric(pb, "mcinval_applied_lsn") > 0; }))
+      << "the new active one publishes what it confirmed itself";
 }
 
 TEST_F(OperationsTest, SlotDroppedUnderHalt_StopsStreaming_SaysSo_AndNeverRecreatesIt) {
@@ -237,10 +245,15 @@ TEST_F(OperationsTest, SlotDroppedUnderHalt_StopsStreaming_SaysSo_AndNeverRecrea
   auto config = write_config("halt", "halted", port, R"(, "state_file": ")" + state + "\"");
   auto& d = start(config, port, "halt");
   ASSERT_TRUE(eventually([&] { return metric(port, "mcinval_active") == 1; })) << read_file(d.log);
+  ASSERT_TRUE(eventually([] { return watermark_present(); }));
   ASSERT_TRUE(drop_slot_under_daemon("halted"));
   EXPECT_TRUE(eventually([&] { return metric(port, "mcinval_slot_lost") == 1; }))
       << read_file(d.log);
   EXPECT_EQ(metric(port, "mcinval_active"), 0);
+  // Withdrawn at once, well before its TTL (at least 2 s) would end it: what the lost slot
+  // dropped is unknown.
+  EXPECT_TRUE(eventually([] { return !watermark_present(); }, 1s));
+  EXPECT_EQ(metric(port, "mcinval_applied_lsn"), 0);
   std::this_thread::sleep_for(500ms);
   EXPECT_FALSE(slot_exists("halted")) << "a lost slot was silently replaced";
   auto log = read_file(d.log);
@@ -516,6 +529,10 @@ TEST_F(ShardedTest, TwoPrimaries_EachStreamsItsOwnSlot_AndOneHeldOrDownShardDoes
   b.query("INSERT INTO users VALUES (6002, 'on b')");
   EXPECT_TRUE(eventually([] { return invalidated("user:6001") && invalidated("user:6002"); }))
       << read_file(d.log);
+  // One watermark per shard, named after its source.
+  EXPECT_TRUE(eventually([] { return watermark_present("a") && watermark_present("b"); }));
+  EXPECT_GT(labelled(port, "mcinval_applied_lsn", "a"), 0);
+  EXPECT_FALSE(watermark_present()) << "named sources have no `default` watermark";
 
   // Shard a is held (its replica stops replaying): shard b's changes still go through.
   Sql replica(pg_->replica());

@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
@@ -26,6 +27,9 @@ class SchemaTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pg_ = new PgCluster(MCCACHE_SOURCE_DIR, 0);
+    // Slot state files in the cluster's own directory: left in the default /var/lib/mccache,
+    // they make the next run's slots (on a new cluster) count as lost.
+    setenv("STATE_DIRECTORY", pg_->dir().c_str(), 1);
     mc_[0] = new MemcachedServer();
     mc_[1] = new MemcachedServer();
   }
