@@ -12,6 +12,18 @@ void BackendChannel::connected(TimePoint now) {
   pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(head_), probe);
 }
 
+void BackendChannel::release_hold() {
+  if (held_.empty()) return;
+  Held& first = held_.front();
+  out_.append(first.out);
+  if (head_ > 0 && head_ == pending_.size()) {
+    pending_.clear();
+    head_ = 0;
+  }
+  pending_.insert(pending_.end(), first.pending.begin(), first.pending.end());
+  held_.pop_front();
+}
+
 void BackendChannel::fail(std::string_view reason, Context& ctx) {
   epoch_.reset();
   probe_done_ = false;
@@ -20,6 +32,8 @@ void BackendChannel::fail(std::string_view reason, Context& ctx) {
   // loop is then simple to reason about.
   std::vector<Pending> waiting(pending_.begin() + static_cast<std::ptrdiff_t>(head_),
                                pending_.end());
+  for (const Held& h : held_) waiting.insert(waiting.end(), h.pending.begin(), h.pending.end());
+  held_.clear();
   pending_.clear();
   head_ = 0;
   replies_seen_ = 0;

@@ -4,6 +4,7 @@ space of their own, sent in pipelined batches to both sides and compared.
 A value is lower case letters and digits only, so no reply line ("VALUE", "END", "MN", errors) can
 be forged by a value and a batch's end is its closing `mn`'s answer."""
 import re
+import time
 
 from servers import ITEM_SIZE_MAX
 
@@ -11,7 +12,7 @@ ABSOLUTE_PAST = "1000000000"  # > 30 days: an absolute time, in 2001: expired at
 LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 FILLER = (LETTERS * (ITEM_SIZE_MAX // len(LETTERS) + 2)).encode()
 BAD_DELTAS = ["abc", "-1", "18446744073709551616", "1.5"]
-CAS_IN_REPLY = re.compile(rb"(VALUE \S+ \d+ \d+ )(\d+)\r\n")
+VALUE_LINE = re.compile(rb"(?:^|(?<=\n))VALUE (\S+) (\d+) (\d+)(?: (\d+))?\r\n")
 
 
 class Cas:
@@ -71,7 +72,6 @@ class Sequence:
             if rng.random() < 0.15:
                 k = k + "k" * (250 - len(k))  # memcached's longest key
             self.keys.append(k)
-        self.maybe_stale = set()  # deleted in invalidate mode and not set since
         self.cas = [{}, {}]  # per side: CAS number -> order of appearance
         self.cas_by_index = [[], []]
         self.batches = rng.randint(1, 8)
@@ -83,7 +83,7 @@ class Sequence:
     def key(self, rng):
         return rng.choice(self.keys)
 
-    def command(self, rng, now, read_keys):
+    def command(self, rng, now, read_keys, counted):
         """One command as parts (bytes and Cas), its verb, and whether it must start a new
         segment (see run)."""
         verb = rng.choice(["get", "gets", "gat", "gats", "set", "set", "add", "replace", "append",
@@ -101,21 +101,16 @@ class Sequence:
             read_keys.update(keys)
             return [f"{line}\r\n".encode()], verb, False
         k = self.key(rng)
-        if self.exempt(self.mode, verb, k in self.maybe_stale):
-            verb = "set"
-        if verb == "set":
-            self.maybe_stale.discard(k)
-        if verb in ("delete", "touch", "cas"):
+        if verb in ("delete", "touch", "cas", "add", "replace", "append", "prepend"):
             read_keys.add(k)  # mcproxy probes the key first (an mg, which holds the item)
         if verb == "delete":
-            if self.mode == "invalidate":
-                self.maybe_stale.add(k)
             return [f"delete {k}{noreply(rng)}\r\n".encode()], verb, False
         if verb in ("incr", "decr"):
             # memcached rewrites a shrinking number in place, space-padded, only when no
             # unsent reply still holds the item, and mcproxy's mg for get/gat and its probes
             # hold it more often: waiting for earlier replies makes that the same on both sides
             # (docs/mcproxy.md "Differences from memcached", incr-padding).
+            counted.add(k)
             d = delta(rng)
             quiet = noreply(rng) if not self.exempt(self.mode, "bad-delta-noreply", d) else ""
             return [f"{verb} {k} {d}{quiet}\r\n".encode()], verb, k in read_keys
@@ -140,32 +135,53 @@ class Sequence:
                         else p for p in parts)
 
     def normalized(self, side, reply):
+        """CAS numbers by order of appearance; values without spaces (incr-padding: memcached's
+        in-place incr/decr pads with them, and no generated value has one)."""
         seen, order = self.cas[side], self.cas_by_index[side]
+        out, at = [], 0
+        for m in VALUE_LINE.finditer(reply):
+            if m.start() < at:
+                continue  # inside a value already copied
+            size = int(m.group(3))
+            data = reply[m.end():m.end() + size]
+            cas = b""
+            if m.group(4):
+                n = int(m.group(4))
+                if n not in seen:
+                    seen[n] = len(order)
+                    order.append(n)
+                cas = b" #" + str(seen[n]).encode()
+            unpadded = data.replace(b" ", b"")
+            out.append(reply[at:m.start()])
+            out.append(b"VALUE %s %s %d%s\r\n%s" % (m.group(1), m.group(2), len(unpadded), cas,
+                                                      unpadded))
+            at = m.end() + size
+        out.append(reply[at:])
+        return b"".join(out)
 
-        def by_order(m):
-            n = int(m.group(2))
-            if n not in seen:
-                seen[n] = len(order)
-                order.append(n)
-            return m.group(1) + b"#" + str(seen[n]).encode() + b"\r\n"
-        return CAS_IN_REPLY.sub(by_order, reply)
-
-    def run(self, sides, rng, now_fn=None, verbose=False):
-        import time
+    def run(self, sides, rng, verbose=False):
+        previous_read = set()
         for _ in range(self.batches):
             now = int(time.time())
             n = rng.choice([1, rng.randint(2, 10), rng.randint(2, 10), rng.randint(11, 100)])
-            segments, current, read_keys = [], [], set()
+            segments, current, read_keys, counted = [], [], set(), set()
             for _ in range(n):
-                parts, verb, sync = self.command(rng, now, read_keys)
+                parts, verb, sync = self.command(rng, now, read_keys, counted)
                 if sync and current:
-                    segments.append(current)
-                    current, read_keys = [], set()
+                    segments.append((current, read_keys, counted))
+                    current, read_keys, counted = [], set(), set()
+                    # The incr's own key was not read in the new segment.
+                    counted.add(parts[0].split(b" ")[1].decode())
                 current.append(parts)
-            segments.append(current)
-            for seg in segments:
+            segments.append((current, read_keys, counted))
+            for seg, read, counts in segments:
+                if counts & previous_read:
+                    # memcached releases the items of a reply just after writing it: give it a
+                    # moment before an incr/decr of one of them (incr-padding).
+                    time.sleep(0.001)
                 if not self.send_segment(sides, rng, seg, verbose):
                     return False
+                previous_read = read
             self.batches_sent += 1
         return True
 
