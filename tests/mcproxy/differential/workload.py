@@ -75,7 +75,7 @@ class Sequence:
                 k = k + "k" * (250 - len(k))  # memcached's longest key
             self.keys.append(k)
         self.may_be_big = set()  # keys that may hold a number of 2^63 or more
-        self.big_incremented = set()  # ... and had an incr/decr since (incr-past-2^63)
+        self.big_incremented = set()  # ... and had a noreply incr/decr since (incr-past-2^63)
         self.known = None  # the id of the listed difference that ended this sequence
         self.cas = [{}, {}]  # per side: CAS number -> order of appearance
         self.cas_by_index = [[], []]
@@ -117,11 +117,11 @@ class Sequence:
             # (docs/mcproxy.md "Differences from memcached", incr-padding).
             counted.add(k)
             d = delta(rng)
-            if k in self.may_be_big:
-                self.big_incremented.add(k)
+            quiet = noreply(rng) if not self.exempt(self.mode, "bad-delta-noreply", d) else ""
+            if k in self.may_be_big and quiet:
+                self.big_incremented.add(k)  # a silent incr-past-2^63 shows in a later value
             if verb == "incr" and len(d) >= 19:
                 self.may_be_big.add(k)
-            quiet = noreply(rng) if not self.exempt(self.mode, "bad-delta-noreply", d) else ""
             return [f"{verb} {k} {d}{quiet}\r\n".encode()], verb, k in read_keys
         if verb == "touch":
             return [f"touch {k} {exptime(rng, now)}{noreply(rng)}\r\n".encode()], verb, False
