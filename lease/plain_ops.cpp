@@ -16,6 +16,10 @@ void append_presence_probe(std::string& out, std::string_view key) {
   MetaRequest::get(out, key).flags("sctk").end();
 }
 
+void append_drop_absent_command(std::string& out, std::string_view key, uint64_t cas) {
+  MetaRequest::del(out, key).flag('C', cas).end();
+}
+
 void append_touch_get_command(std::string& out, std::string_view key, int64_t exptime) {
   MetaRequest::get(out, key).flags("vfct").flag('T', exptime).flag('k').end();
 }

@@ -40,6 +40,13 @@ void append_delete_command(std::string& out, std::string_view key, DeleteMode mo
 // is NOT_FOUND instead when the probe found neither a live item nor nothing. One reply.
 void append_presence_probe(std::string& out, std::string_view key);
 
+// Drops the stale copy or placeholder a presence probe found, before a storage command
+// (add/replace/append/prepend/incr/decr), so memcached answers that command as for a missing key
+// (none of its storage commands skips a stale item): "md <key> C<cas>", a no-op (EX) if the item
+// changed since the probe. Dropping also voids a lease on it, as the write it precedes would.
+// Not quiet: exactly one reply.
+void append_drop_absent_command(std::string& out, std::string_view key, uint64_t cas);
+
 struct PlainGetOutcome {
   bool hit = false;
   uint32_t client_flags = 0;

@@ -38,6 +38,7 @@ ReplyFamily family_of(const Expectation& e) {
     case ReplyKind::kLeaseSetNoreply:
     case ReplyKind::kDelete:
     case ReplyKind::kGiveBack:
+    case ReplyKind::kStorageProbe:
     case ReplyKind::kQuietMetaGet:
     case ReplyKind::kQuietMetaOther:
       return ReplyFamily::kMeta;  // sent as lease/'s mg, ms or md
@@ -77,6 +78,18 @@ void BackendChannel::connected(TimePoint now) {
   pending_.insert(pending_.begin() + static_cast<std::ptrdiff_t>(head_), probe);
 }
 
+void BackendChannel::release_hold() {
+  if (held_.empty()) return;
+  Held& first = held_.front();
+  out_.append(first.out);
+  if (head_ > 0 && head_ == pending_.size()) {
+    pending_.clear();
+    head_ = 0;
+  }
+  pending_.insert(pending_.end(), first.pending.begin(), first.pending.end());
+  held_.pop_front();
+}
+
 void BackendChannel::fail(std::string_view reason, Context& ctx) {
   epoch_.reset();
   probe_done_ = false;
@@ -85,6 +98,8 @@ void BackendChannel::fail(std::string_view reason, Context& ctx) {
   // loop is then simple to reason about.
   std::vector<Pending> waiting(pending_.begin() + static_cast<std::ptrdiff_t>(head_),
                                pending_.end());
+  for (const Held& h : held_) waiting.insert(waiting.end(), h.pending.begin(), h.pending.end());
+  held_.clear();
   pending_.clear();
   head_ = 0;
   replies_seen_ = 0;

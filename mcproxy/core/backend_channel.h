@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,6 +42,7 @@ enum class ReplyKind : uint8_t {
   kLeaseSetNoreply,    // the same, answer counted and dropped
   kDelete,             // text delete: presence probe + md [I T<stale>]: DELETED / NOT_FOUND
   kAbsentIsNotFound,   // touch/cas after a presence probe: NOT_FOUND, or memcached's reply
+  kStorageProbe,       // presence probe ahead of a held command: drop a stale copy, then release
   kGiveBack,           // md I C<cas> giving back a plain get's win: dropped
   kEpochProbe,         // `stats` on (re)connect: sets the channel's lease epoch
   kQuietMetaGet,       // mg with q stripped: drop EN
@@ -89,7 +91,7 @@ class BackendChannel {
 
   const Link& link() const { return link_; }
 
-  // Requests: append a request's bytes to out(), then expect() its replies.
+  // Requests: append a request's bytes to request_out(), then expect() its replies.
   bool takes(Need need) const {
     if (!accepting_) return false;
     switch (need) {
@@ -102,16 +104,30 @@ class BackendChannel {
     }
     return false;
   }
+  // What the shell writes.
   std::string& out() { return out_; }
+  // Where a new request's bytes go: out(), or behind a hold.
+  std::string& request_out() { return held_.empty() ? out_ : held_.back().out; }
   void expect(const Pending& p, Flushes& flushes) {
+    if (p.client != nullptr) p.client->backend_request_sent();
+    flushes.channel(*this);
+    if (!held_.empty()) {
+      held_.back().pending.push_back(p);
+      return;
+    }
     if (head_ > 0 && head_ == pending_.size()) {
       pending_.clear();
       head_ = 0;
     }
     pending_.push_back(p);
-    if (p.client != nullptr) p.client->backend_request_sent();
-    flushes.channel(*this);
   }
+  // Requests from now on wait, in order, until release_hold(): the command after a storage
+  // probe must not be sent before the probe's answer says whether a stale copy goes first.
+  void hold() { held_.emplace_back(); }
+  // The oldest hold ends: what waited behind it goes out (up to the next hold).
+  void release_hold();
+  // A request that goes ahead of everything held (it answers nobody).
+  void expect_unheld(const Pending& p) { pending_.push_back(p); }
 
   size_t outstanding() const { return pending_.size() - head_; }
   // True when `reply` can be the next reply of the request at the head of the FIFO: a request is
@@ -157,6 +173,13 @@ class BackendChannel {
   size_t head_ = 0;
   uint8_t replies_seen_ = 0;  // of the head request
   bool head_absent_ = false;  // the head request's presence probe found no live item
+  // Requests waiting behind holds, one part per hold, oldest first. Never non-empty without a
+  // storage probe outstanding in pending_, whose answer releases the first part.
+  struct Held {
+    std::string out;
+    std::vector<Pending> pending;
+  };
+  std::deque<Held> held_;
   std::optional<lease::BackendEpoch> epoch_;
   bool probe_done_ = false;  // this connection's `stats` reply has been read
   bool accepting_ = false;

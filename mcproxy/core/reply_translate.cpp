@@ -73,7 +73,7 @@ void give_back(const lease::PlainGetOutcome& o, const Pending& p, const pool::Re
                BackendChannel& channel, Context& ctx) {
   std::string_view key = reply.meta.key;
   if (!o.give_back || key.empty()) return;
-  lease::append_give_back_command(channel.out(), key, o.give_back_cas, o.give_back_ttl_s);
+  lease::append_give_back_command(channel.request_out(), key, o.give_back_cas, o.give_back_ttl_s);
   channel.expect(Pending{nullptr, 0, {ReplyKind::kGiveBack, Command::kMetaDelete}, p.sent},
                  *ctx.flushes);
   bump(ctx.counters->give_backs);
@@ -200,6 +200,7 @@ Result translate(const Pending& p, const pool::Reply& reply, BackendChannel& cha
       break;
     case ReplyKind::kDiscard:
     case ReplyKind::kGiveBack:
+    case ReplyKind::kStorageProbe:
     case ReplyKind::kEpochProbe:
       break;
     case ReplyKind::kGetOnlyKey:
@@ -231,6 +232,20 @@ Result translate(const Pending& p, const pool::Reply& reply, BackendChannel& cha
       break;
   }
   return result_of(reply);
+}
+
+// The presence probe ahead of a held storage command: a stale copy or placeholder is dropped
+// (ahead of everything held), then what the hold kept back goes out.
+void release_after_probe(BackendChannel& channel, const pool::Reply& reply, const Pending& p,
+                         Context& ctx) {
+  auto o = lease::classify_presence(reply, ctx.settings->leases_for(channel.link().gutter));
+  bool absent_item = !o.hit && reply.status == ReplyStatus::kHeader;
+  if (absent_item && !reply.meta.key.empty() && reply.meta.cas) {
+    lease::append_drop_absent_command(channel.out(), reply.meta.key, *reply.meta.cas);
+    channel.expect_unheld(Pending{nullptr, 0, {ReplyKind::kGiveBack, Command::kMetaDelete}, p.sent});
+  }
+  channel.release_hold();
+  ctx.flushes->channel(channel);
 }
 
 // Reads the lease epoch from the `stats` probe's reply.
@@ -266,6 +281,10 @@ Delivery deliver(BackendChannel& channel, const pool::Reply& reply, Context& ctx
     channel.head_absent_ = !o.hit;
     // A delete's own md gives the win back (md I clears it) or drops the item.
     if (p.expect.command != Command::kDelete) give_back(o, p, reply, channel, ctx);
+    return d;
+  }
+  if (p.expect.kind == ReplyKind::kStorageProbe) {
+    release_after_probe(channel, reply, p, ctx);
     return d;
   }
   if (p.expect.kind == ReplyKind::kEpochProbe) {

@@ -1,6 +1,7 @@
 // The planning table and what each kind of planning sends. Text retrievals, delete, lease-get
 // and lease-set travel as the meta commands lease/ chooses, so lease state kept in memcached
-// (stale items, lease placeholders) is honoured; everything else is rebuilt from its parsed form
+// (stale items, lease placeholders) is honoured; the other plain commands but set go behind
+// lease/'s presence probe for the same reason. Everything is rebuilt from its parsed form
 // (forwarded_line.h), without noreply/q, which the proxy applies itself so every backend request
 // answers.
 #include "mcproxy/core/request_plan.h"
@@ -31,6 +32,8 @@ enum class Planning : uint8_t {
   kDelete,     // lease/'s presence probe, then one md (lease/'s delete mapping)
   kForward,    // rebuilt from the parsed request, minus noreply/q, capped for the gutter
   kProbed,     // lease/'s presence probe, then as kForward: NOT_FOUND if only a stale copy is there
+  kHeld,       // lease/'s presence probe; the channel holds until its answer (a stale copy is
+               // dropped first), then as kForward
 };
 
 struct CommandPlan {
@@ -52,14 +55,14 @@ constexpr std::array<CommandPlan, protocol::kCommandCount> kPlans{{
     {Command::kGat, Planning::kRetrieval},
     {Command::kGats, Planning::kRetrieval},
     {Command::kSet, Planning::kForward, 3},  // <cmd> <key> <flags> <exptime> <bytes> ...
-    {Command::kAdd, Planning::kForward, 3},
-    {Command::kReplace, Planning::kForward, 3},
-    {Command::kAppend, Planning::kForward},  // keeps the item's own expiry
-    {Command::kPrepend, Planning::kForward},
+    {Command::kAdd, Planning::kHeld, 3},
+    {Command::kReplace, Planning::kHeld, 3},
+    {Command::kAppend, Planning::kHeld},  // keeps the item's own expiry
+    {Command::kPrepend, Planning::kHeld},
     {Command::kCas, Planning::kProbed, 3},
     {Command::kDelete, Planning::kDelete},
-    {Command::kIncr, Planning::kForward},
-    {Command::kDecr, Planning::kForward},
+    {Command::kIncr, Planning::kHeld},
+    {Command::kDecr, Planning::kHeld},
     {Command::kTouch, Planning::kProbed, 2},  // touch <key> <exptime>
     {Command::kVersion, Planning::kLocal, 0, false, kVersionReply},
     {Command::kStats, Planning::kStats},
@@ -163,7 +166,7 @@ void Planner::retrieval() {
       if (lease) ctx_.counters->count(LeaseGetOutcome::kError);
       continue;
     }
-    std::string& out = channel->out();
+    std::string& out = channel->request_out();
     if (lease) {
       lease::append_lease_get_command(out, key, ctx_.settings->leases_for(to.gutter));
     } else if (touch) {
@@ -196,7 +199,7 @@ void Planner::lease_set() {
     return;
   }
   // noreply still sends the non-quiet ms: its one reply keeps the FIFO exact and is counted.
-  lease::append_lease_set_command(channel->out(), r_.key(), plan.cas, r_.flags,
+  lease::append_lease_set_command(channel->request_out(), r_.key(), plan.cas, r_.flags,
                                   gutter_capped(r_.exptime, to), r_.data);
   expect(*channel, r_.noreply ? ReplyKind::kLeaseSetNoreply : ReplyKind::kLeaseSet, seq);
 }
@@ -238,10 +241,16 @@ void Planner::forward(const CommandPlan& plan, pool::Target to, ReplyKind kind, 
     unavailable(to, seq, kind != ReplyKind::kDiscard, false);
     return;
   }
-  // memcached's delete/touch/cas act on a stale copy as on an item: the probe tells them apart.
+  // memcached's plain commands act on a stale copy as on an item: the probe tells them apart.
   bool probed = plan.planning == Planning::kDelete || plan.planning == Planning::kProbed;
-  if (probed) lease::append_presence_probe(channel->out(), r_.key());
-  append_forwarded(channel->out(), plan, to);
+  if (probed || plan.planning == Planning::kHeld)
+    lease::append_presence_probe(channel->request_out(), r_.key());
+  if (plan.planning == Planning::kHeld) {
+    channel->expect(Pending{nullptr, 0, {ReplyKind::kStorageProbe, r_.command}, ctx_.now},
+                    *ctx_.flushes);
+    channel->hold();
+  }
+  append_forwarded(channel->request_out(), plan, to);
   expect(*channel, kind, seq, probed);
 }
 
@@ -291,6 +300,7 @@ Action plan(Session& client, const Request& r, Backends& backends, Context& ctx)
     case Planning::kDelete:
     case Planning::kForward:
     case Planning::kProbed:
+    case Planning::kHeld:
       planner.keyed(plan);
       break;
   }

@@ -161,7 +161,9 @@ TEST_F(Translation, TouchAndCas_OfAStaleCopy_AreNotFound_AndTheProbesWinGoesBack
 
 TEST_F(Translation, PassedThroughReplies_AreCountedByWhatTheySay) {
   exchange("set k 0 0 1\r\nv\r\n", "NOT_STORED\r\n");
-  exchange("incr k 1\r\n", "NOT_FOUND\r\n");
+  exchange("incr k 1\r\n", captured::kProbeMiss);  // incr waits for its presence probe
+  shell_.take_written(0);
+  shell_.answer(0, "NOT_FOUND\r\n");
   exchange("mg k v\r\n", "EN\r\n");
   auto count = [&](protocol::Command c, Result r) {
     return shell_.counters().requests[static_cast<size_t>(c)][static_cast<size_t>(r)].load();

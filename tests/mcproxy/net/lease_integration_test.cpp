@@ -98,8 +98,9 @@ TEST_F(Leases, StaleSetRace_DeleteVoidsTheLease_LeaseSetIsRefused_FreshValueIsSt
   LineClient b(proxy_->port());
   uint64_t a_token = token_of(lease_get(a, k));  // A misses and reads the (old) row ...
   ASSERT_GT(a_token, 1u);
-  // ... B updates the row and deletes the key ...
-  EXPECT_EQ(b.call("delete " + k + "\r\n"), "DELETED\r\n");
+  // ... B updates the row and deletes the key (only a placeholder is there: NOT_FOUND, as
+  // memcached would answer, but the lease is voided all the same) ...
+  EXPECT_EQ(b.call("delete " + k + "\r\n"), "NOT_FOUND\r\n");
   // ... A's late set of the old row is refused.
   EXPECT_EQ(lease_set(a, k, a_token, "old-row"), "NOT_STORED\r\n");
   EXPECT_EQ(b.call("get " + k + "\r\n", "END\r\n"), "END\r\n");
@@ -166,8 +167,9 @@ TEST_F(Leases, InvalidateModeDelete_ServesStaleValueWithOneLease_OthersStaleHotM
   ASSERT_TRUE(is_grant(first)) << first;
   EXPECT_EQ(first, "LVALUE " + k + " " + std::to_string(token_of(first)) + " 7 2\r\nv1\r\nEND\r\n");
   EXPECT_EQ(lease_get(c, k), "LVALUE " + k + " 1 7 2\r\nv1\r\nEND\r\n");
-  // A second invalidation voids the lease on the stale copy too.
-  EXPECT_EQ(c.call("delete " + k + "\r\n"), "DELETED\r\n");
+  // A second invalidation voids the lease on the stale copy too (NOT_FOUND: the stale copy is
+  // no item to a plain command, as memcached answers a second delete).
+  EXPECT_EQ(c.call("delete " + k + "\r\n"), "NOT_FOUND\r\n");
   EXPECT_EQ(lease_set(c, k, token_of(first), "v2"), "NOT_STORED\r\n");
   std::string next = lease_get(c, k);
   ASSERT_TRUE(is_grant(next)) << next;
@@ -187,6 +189,33 @@ TEST_F(Leases, PlainGetOfInvalidatedItem_IsAMiss_AndDoesNotSwallowTheLease) {
   std::string r = lease_get(c, k);
   EXPECT_TRUE(is_grant(r)) << r;
   EXPECT_THAT(r, HasSubstr("\r\nold\r\nEND\r\n"));
+}
+
+// What memcached answers for a key it does not have, every plain command answers for a key with
+// only a stale copy: the copy stays for lease-get clients only.
+TEST_F(Leases, AfterAnInvalidatingDelete_EveryPlainCommandSeesNoItem_AsInMemcached) {
+  std::string k = fresh_key("absent:");
+  LineClient c(proxy_->port());
+  auto reset = [&] {
+    ASSERT_EQ(c.call("set " + k + " 0 0 2\r\n10\r\n"), "STORED\r\n");
+    ASSERT_EQ(c.call("delete " + k + "\r\n"), "DELETED\r\n");
+  };
+  reset();
+  EXPECT_EQ(c.call("delete " + k + "\r\n"), "NOT_FOUND\r\n");
+  EXPECT_EQ(c.call("touch " + k + " 0\r\n"), "NOT_FOUND\r\n");
+  EXPECT_EQ(c.call("gets " + k + "\r\n"), "END\r\n");
+  EXPECT_EQ(c.call("cas " + k + " 0 0 1 1\r\nx\r\n"), "NOT_FOUND\r\n");
+  reset();
+  EXPECT_EQ(c.call("incr " + k + " 1\r\n"), "NOT_FOUND\r\n");
+  reset();
+  EXPECT_EQ(c.call("append " + k + " 0 0 1\r\nx\r\n"), "NOT_STORED\r\n");
+  EXPECT_EQ(c.call("get " + k + "\r\n"), "END\r\n");  // the deleted value did not come back
+  reset();
+  EXPECT_EQ(c.call("replace " + k + " 0 0 1\r\nx\r\n"), "NOT_STORED\r\n");
+  EXPECT_EQ(c.call("gat 0 " + k + "\r\n"), "END\r\n");
+  reset();
+  EXPECT_EQ(c.call("add " + k + " 0 0 1\r\nx\r\n"), "STORED\r\n");  // e.g. a cache lock
+  EXPECT_EQ(c.call("get " + k + "\r\n", "END\r\n"), "VALUE " + k + " 0 1\r\nx\r\nEND\r\n");
 }
 
 TEST_F(Leases, PlainGetOfLeasePlaceholder_IsAMiss) {
@@ -242,7 +271,7 @@ TEST(LeasesDeleteMode, DeleteVoidsTheLease_AndLeavesNoStaleCopy) {
   LineClient c(proxy.port());
   uint64_t t = token_of(lease_get(c, "dm"));
   ASSERT_GT(t, 1u);
-  EXPECT_EQ(c.call("delete dm\r\n"), "DELETED\r\n");
+  EXPECT_EQ(c.call("delete dm\r\n"), "NOT_FOUND\r\n");  // a placeholder is no item
   EXPECT_EQ(lease_set(c, "dm", t, "late"), "NOT_STORED\r\n");
   ASSERT_EQ(c.call("set dm 0 0 1\r\nv\r\n"), "STORED\r\n");
   EXPECT_EQ(c.call("delete dm\r\n"), "DELETED\r\n");

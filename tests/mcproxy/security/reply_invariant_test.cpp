@@ -163,11 +163,17 @@ TEST(ReplyInvariant, EveryForwardedCommandsOwnReplies_AreDelivered) {
       {"ma k\r\n", "NF\r\n"},
       {"verbosity 1\r\n", "OK\r\n"},
   };
-  // touch and cas are preceded by lease/'s presence probe; a live item answers it.
+  // touch and cas go right behind lease/'s presence probe; incr, decr and append wait for its
+  // answer. A live item answers it.
   const std::string kLiveProbe = "HD s1 c2 t-1 kk\r\n";
   for (const auto& [request, reply] : kCases) {
     bool probed = request.starts_with("touch") || request.starts_with("cas");
+    bool held = request.starts_with("incr") || request.starts_with("decr") ||
+                request.starts_with("append");
     shell.send(request, kA);
+    if (held) {
+      EXPECT_EQ(shell.answer(0, kLiveProbe), 0u) << request;
+    }
     EXPECT_EQ(shell.answer(0, (probed ? kLiveProbe : "") + reply), 0u) << request;
     std::string out = shell.take_output(kA);
     EXPECT_EQ(out, request.starts_with("verbosity") ? "OK\r\n" : reply) << request;
