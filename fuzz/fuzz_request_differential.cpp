@@ -154,7 +154,7 @@ void check_sent(std::string_view written, size_t outstanding, bool admin,
     ++commands;
   }
   FUZZ_CHECK(commands == outstanding,
-             "memcached reads another count of commands than mcproxy waits for");
+             "memcached reads another count of commands than mcproxy waits replies for");
 }
 
 mccache::core::Settings settings(bool admin) {
@@ -204,7 +204,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fed += n;
   }
   for (bool gutter : {false, true})
-    check_sent(shell.take_written(0, gutter), shell.channel_of(0, gutter).outstanding(), admin,
-               client_keys);
+    check_sent(shell.take_written(0, gutter), shell.channel_of(0, gutter).replies_outstanding(),
+               admin, client_keys);
   return 0;
 }

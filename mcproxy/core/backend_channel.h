@@ -130,6 +130,12 @@ class BackendChannel {
   void expect_unheld(const Pending& p) { pending_.push_back(p); }
 
   size_t outstanding() const { return pending_.size() - head_; }
+  // The replies still to come for what has been sent (a probed request waits for two).
+  size_t replies_outstanding() const {
+    size_t n = 0;
+    for (size_t i = head_; i < pending_.size(); ++i) n += pending_[i].expect.replies;
+    return n - replies_seen_;
+  }
   // True when `reply` can be the next reply of the request at the head of the FIFO: a request is
   // waiting, and the reply is an error or of the family its backend request answers with (meta
   // codes for a meta command, one text line for a text command, STAT lines for the probe).
