@@ -6,6 +6,7 @@ import os
 import select
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -14,22 +15,8 @@ REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 BIN = os.environ.get("MCCACHE_BIN", os.path.join(REPO, "build", "bin"))
 ITEM_SIZE_MAX = 1 << 20  # memcached -I, and mcproxy's limits.max_value_bytes
 
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
+sys.path.insert(0, os.path.join(HERE, "..", "abuse"))
+from abuse_test import free_port, wait_port  # noqa: E402,F401  (the suite's one copy)
 
 
 def stop_process(proc):
