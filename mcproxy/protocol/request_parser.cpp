@@ -202,6 +202,9 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
   const size_t n = tok.n;
   auto ok = [&]() { return Step{Status::kRequest, out.size, {}, false}; };
   auto fail = [&](std::string_view e) { return Step{Status::kError, line_size, e, false}; };
+  // memcached reads noreply before it checks incr/decr's and touch's arguments, so their errors
+  // are silent too: a noreply client reads no reply, and one would put its stream out of step.
+  auto fail_unless_noreply = [&](std::string_view e) { return fail(out.noreply ? "" : e); };
   // The reply for a refused key, or empty when the key is fine.
   auto key_error = [&](std::string_view k) -> std::string_view {
     if (k.size() > limits_.max_key_bytes) return kKeyTooLong;
@@ -286,8 +289,8 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[3] != "noreply") return fail(kError);
         out.noreply = true;
       }
-      if (auto e = key_error(tok.t[1]); !e.empty()) return fail(e);
-      if (!parse_number(tok.t[2], out.delta)) return fail(kBadDelta);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return fail_unless_noreply(e);
+      if (!parse_number(tok.t[2], out.delta)) return fail_unless_noreply(kBadDelta);
       out.keys.push_back(tok.t[1]);
       return ok();
     }
@@ -297,8 +300,8 @@ RequestParser::Step RequestParser::parse_line(std::string_view input, std::strin
         if (tok.t[3] != "noreply") return fail(kError);
         out.noreply = true;
       }
-      if (auto e = key_error(tok.t[1]); !e.empty()) return fail(e);
-      if (!parse_number(tok.t[2], out.exptime)) return fail(kBadExptime);
+      if (auto e = key_error(tok.t[1]); !e.empty()) return fail_unless_noreply(e);
+      if (!parse_number(tok.t[2], out.exptime)) return fail_unless_noreply(kBadExptime);
       out.keys.push_back(tok.t[1]);
       return ok();
     }

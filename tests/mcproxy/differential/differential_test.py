@@ -48,8 +48,6 @@ KNOWN_DIFFERENCES = {
         sorted([direct_line, proxy_line])[0].isdigit() and NON_NUMERIC in (direct_line, proxy_line)
         or any(direct_line.startswith(f"VALUE {k} ") and proxy_line.startswith(f"VALUE {k} ")
                for k in big_incremented)),
-    # incr/decr with a bad delta and noreply: mcproxy answers CLIENT_ERROR, memcached nothing.
-    "bad-delta-noreply": lambda mode, delta: delta in workload.BAD_DELTAS,
 }
 
 

@@ -117,7 +117,7 @@ class Sequence:
             # (docs/mcproxy.md "Differences from memcached", incr-padding).
             counted.add(k)
             d = delta(rng)
-            quiet = noreply(rng) if not self.exempt(self.mode, "bad-delta-noreply", d) else ""
+            quiet = noreply(rng)
             if k in self.may_be_big and quiet:
                 self.big_incremented.add(k)  # a silent incr-past-2^63 shows in a later value
             if verb == "incr" and len(d) >= 19:

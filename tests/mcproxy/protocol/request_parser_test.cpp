@@ -197,6 +197,16 @@ TEST(RequestParser, BadNumbers_AreClientErrors) {
   expect_everywhere("ms k x\r\n", V{"CLIENT_ERROR bad command line format\r\n"});
 }
 
+// memcached has read noreply by then and stays silent; a noreply client would take a reply for
+// its next command's.
+TEST(RequestParser, BadIncrOrTouchArguments_WithNoreply_AreSilentErrors) {
+  expect_everywhere("incr k -1 noreply\r\nget a\r\n", V{"", "get a"});
+  expect_everywhere("decr k x noreply\r\n", V{""});
+  expect_everywhere("touch k soon noreply\r\n", V{""});
+  expect_everywhere("incr k\x01 1 noreply\r\n", V{""});
+  expect_everywhere("incr k -1 later\r\n", V{"ERROR\r\n"});  // not noreply: not silent
+}
+
 TEST(RequestParser, BadFlagsWithKnownLength_SwallowsTheDataBlock) {
   expect_everywhere("set k nope 0 3\r\nabc\r\nget a\r\n",
                     V{"CLIENT_ERROR bad command line format\r\n", "get a"});
